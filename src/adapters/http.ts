@@ -1,0 +1,196 @@
+// The HTTP adapter: phones POST one CSP document per request. This module owns sockets and
+// bytes only: it bounds and reads the body, picks the codec from Content-Type, decodes, hands
+// the message to the CSP exchange, and encodes the answer.
+//
+// Every request gets an HTTP response: 200 with Content-Length (never chunked) and the
+// request's own Content-Type, in the request's CSP version. Broken input gets a CSP Status with
+// a 4xx code, or HTTP 400 when not even the version can be read. A dropped connection is what
+// handsets show as "network error", so nothing here ever closes one without answering.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Services } from '../services.ts';
+import type { Codec } from '../csp/codecs.ts';
+import { codecForBody, codecForContentType, SUPPORTED_CONTENT_TYPES } from '../csp/codecs.ts';
+import { DecodeError } from '../csp/xml-codec.ts';
+import { buildMessage, readMessage, status } from '../csp/envelope.ts';
+import { CspError } from '../csp/status.ts';
+import type { CspVersion } from '../csp/versions.ts';
+import { CspExchange } from './csp-exchange.ts';
+
+export interface HttpAdapter {
+  server: Server;
+  /** The address actually bound (port 0 in the config picks a free port). */
+  address(): AddressInfo;
+  /** Stop accepting, let in-flight requests finish (at most graceMs), then close every socket. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Reply with the request's Content-Type; only a charset parameter changes (we always write UTF-8). */
+function echoContentType(requested: string): string {
+  return /;\s*charset=/i.test(requested) ? requested.replace(/(;\s*charset=)("?)[^;"]*\2/i, '$1UTF-8') : requested;
+}
+
+function plain(res: ServerResponse, code: number, text: string, extra: Record<string, string> = {}): void {
+  const body = Buffer.from(text + '\n', 'utf8');
+  res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, ...extra });
+  res.end(body);
+}
+
+export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
+  const { config, log } = services;
+  const exchange = new CspExchange(services);
+  const limits = { maxDepth: config.http.maxDepth };
+  const inFlight = new Set<ServerResponse>();
+
+  /** A whole CSP message holding one Status, addressed as well as the broken body allows. */
+  const errorMessage = (codec: Codec, body: Buffer, version: CspVersion, code: number, description: string): Buffer => {
+    const { transactionId, sessionId } = codec.salvage(body);
+    const message = buildMessage({
+      version,
+      ...(sessionId ? { sessionId } : {}),
+      transactions: [{ mode: 'Response', id: transactionId ?? '', primitive: status(code, description) }],
+      poll: false,
+    });
+    return codec.encode(message, version);
+  };
+
+  /**
+   * Decode, dispatch, encode: everything after the body has been read. Throws DecodeError only
+   * when not even the CSP version could be read (the caller answers HTTP 400).
+   */
+  const answerCsp = (body: Buffer, codec: Codec, address: string): Buffer => {
+    let decoded;
+    try {
+      decoded = codec.decode(body, limits);
+    } catch (err) {
+      if (!(err instanceof DecodeError) || !err.version) throw err;
+      log.info({ address, reason: err.message }, 'undecodable CSP request');
+      return errorMessage(codec, body, err.version, 400, `Unreadable request: ${err.message}`);
+    }
+    try {
+      const reply = exchange.handle(readMessage(decoded.root, decoded.version), address);
+      return reply ? codec.encode(buildMessage(reply), decoded.version) : Buffer.alloc(0);
+    } catch (err) {
+      if (err instanceof CspError) {
+        log.info({ address, code: err.code, reason: err.description }, 'invalid CSP request');
+        return errorMessage(codec, body, decoded.version, err.code, err.description);
+      }
+      log.error({ err, address }, 'request failed');
+      return errorMessage(codec, body, decoded.version, 500, 'Internal server error');
+    }
+  };
+
+  const handlePost = (req: IncomingMessage, res: ServerResponse, body: Buffer, tooLarge: boolean) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const requestedType = req.headers['content-type'];
+    const codec = codecForContentType(requestedType) ?? (requestedType ? undefined : codecForBody(body));
+    if (!codec) {
+      plain(res, 415, `Unsupported Content-Type "${requestedType ?? ''}". Send CSP as one of: ${SUPPORTED_CONTENT_TYPES.join(', ')}`);
+      return;
+    }
+    if (body.length === 0 && !tooLarge) {
+      plain(res, 400, 'Empty request body: POST one CSP document (WV-CSP-Message)');
+      return;
+    }
+    const version = codec.sniffVersion(body);
+    const contentType = requestedType ? echoContentType(requestedType) : codec.defaultContentType(version ?? '1.2');
+    let out: Buffer;
+    if (tooLarge) {
+      const reason = `Request body larger than ${config.http.maxBodyBytes} bytes`;
+      log.info({ address, limit: config.http.maxBodyBytes }, 'request body too large');
+      if (!version) return plain(res, 400, reason);
+      out = errorMessage(codec, body, version, 400, reason);
+    } else {
+      try {
+        out = answerCsp(body, codec, address);
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        log.info({ address, reason: err.message }, 'request without a readable CSP version');
+        return plain(res, 400, `Not a CSP document: ${err.message}`);
+      }
+    }
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': out.length });
+    res.end(out);
+  };
+
+  const server = createServer((req, res) => {
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooLarge = false;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > config.http.maxBodyBytes) tooLarge = true; // keep reading (and dropping) so we can still answer
+        else chunks.push(chunk);
+      });
+      req.on('end', () => {
+        try {
+          handlePost(req, res, Buffer.concat(chunks), tooLarge);
+        } catch (err) {
+          log.error({ err }, 'unexpected failure answering a request');
+          if (!res.headersSent) plain(res, 500, 'Internal server error');
+        }
+      });
+      req.on('error', () => res.destroy());
+      return;
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (req.url === '/healthz') {
+        plain(res, 200, JSON.stringify({ status: 'ok', sessions: services.router.sessionCount() }));
+        return;
+      }
+      plain(
+        res,
+        200,
+        `${config.service.name}: an OMA IMPS (Wireless Village) CSP 1.1-1.3 server.\n` +
+          `Point your phone's IM server address at this URL; CSP is POSTed here.`,
+      );
+      return;
+    }
+    plain(res, 405, 'Method not allowed: CSP is POSTed', { Allow: 'GET, HEAD, POST' });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.headersTimeout = 40_000;
+  server.requestTimeout = 120_000;
+
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    log.debug({ err: err.message }, 'malformed HTTP request');
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => {
+      server.off('error', reject);
+      const adapter: HttpAdapter = {
+        server,
+        address: () => server.address() as AddressInfo,
+        close: (graceMs = 10_000) =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            const deadline = setTimeout(() => {
+              for (const s of sockets) s.destroy();
+            }, graceMs);
+            deadline.unref();
+            // Once the last in-flight response has gone, idle keep-alive sockets can close at once.
+            const sweep = setInterval(() => {
+              if (inFlight.size === 0) {
+                server.closeIdleConnections();
+                clearInterval(sweep);
+              }
+            }, 20);
+            sweep.unref();
+          }),
+      };
+      resolve(adapter);
+    });
+  });
+}

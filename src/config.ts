@@ -1,0 +1,283 @@
+// Village configuration: one validated schema, read from a YAML (or JSON) file, with an
+// environment-variable override for every key.
+//
+// The keys named in the issues (domains, dataDir, autoRegister, http, cir, xmpp, ssp) are a
+// contract other tools rely on: rename nothing here without keeping the old name working.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+
+const port = z.number({ error: 'expected a port number' }).int('expected a whole number').min(0, 'a port is 0-65535').max(65535, 'a port is 0-65535');
+const host = z.string().min(1, 'expected a host name or address');
+const seconds = z.number().int('expected whole seconds').min(0);
+const positive = z.number().int('expected a whole number').min(1);
+
+const domainName = z
+  .string()
+  .min(1)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'expected a domain name such as imps.example.org')
+  .transform((d) => d.toLowerCase());
+
+const hostPortString = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'expected "HOST:PORT"')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+
+const httpUrl = z.string().refine((s) => {
+  try {
+    // Placeholders such as {to} are filled in later; they must not break the URL syntax.
+    const u = new URL(s.replace(/\{(\w+)\}/g, 'x'));
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'expected an http:// or https:// URL');
+
+const listenAddress = z.strictObject({ host, port });
+
+export const configSchema = z.strictObject({
+  /** Hosted domains; the first is the default for bare user IDs. */
+  domains: z.array(domainName).min(1, 'at least one domain is needed').default(['localhost']),
+  /** SQLite database, secret key and content files; created if missing. */
+  dataDir: z.string().min(1).default('./data'),
+  /** Create unknown local users at their first login. */
+  autoRegister: z.boolean().default(true),
+  /** CSP over HTTP: phones POST to "/". */
+  http: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      port: port.default(8080),
+      /** Largest request body accepted, in bytes. */
+      maxBodyBytes: positive.default(1024 * 1024),
+      /** Deepest element nesting accepted in a CSP document. */
+      maxDepth: positive.default(40),
+    })
+    .prefault({}),
+  /** Communication Initiation Requests (waking idle phones). Used from the CIR issue on. */
+  cir: z
+    .strictObject({
+      stcp: listenAddress.optional(),
+      sms: z.strictObject({ url: httpUrl }).optional(),
+    })
+    .prefault({}),
+  /** XMPP server-to-server federation. Used from the XMPP issue on. */
+  xmpp: z
+    .strictObject({
+      host: host.default('0.0.0.0'),
+      port: port.default(5269),
+      routes: z.record(domainName, hostPortString).default({}),
+      tls: z
+        .strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() })
+        .optional(),
+    })
+    .optional(),
+  /** IMPS SSP 1.3 federation with other IMPS servers. Used from the SSP issue on. */
+  ssp: z.strictObject({ peers: z.record(domainName, httpUrl).default({}) }).optional(),
+  /** Session timing, in seconds. */
+  session: z
+    .strictObject({
+      /** KeepAliveTime granted when the client asks for none. */
+      keepAliveDefault: positive.default(600),
+      /** Bounds for the KeepAliveTime granted from a client's TimeToLive. */
+      keepAliveMin: positive.default(60),
+      keepAliveMax: positive.default(1800),
+      /** Lower bound for the ServerPollMin told to clients. */
+      serverPollMin: positive.default(10),
+      /** How long a digest-login nonce stays valid. */
+      nonceLifetime: positive.default(120),
+    })
+    .prefault({})
+    .refine((s) => s.keepAliveMin <= s.keepAliveMax, { message: 'keepAliveMin must not exceed keepAliveMax', path: ['keepAliveMin'] }),
+  /** The offline message store, in seconds. */
+  messages: z
+    .strictObject({
+      /** Validity of a message whose sender gave none. */
+      validityDefault: positive.default(7 * 24 * 3600),
+      /** Longest validity honoured, whatever the sender asks. */
+      validityMax: positive.default(30 * 24 * 3600),
+      /** An offered message not acknowledged within this time is offered again. */
+      reofferAfter: positive.default(120),
+    })
+    .prefault({}),
+  /** Failed-login throttling. */
+  loginLimits: z
+    .strictObject({
+      windowSeconds: positive.default(900),
+      maxFailuresPerUser: positive.default(5),
+      maxFailuresPerAddress: positive.default(20),
+      lockoutSeconds: seconds.default(900),
+    })
+    .prefault({}),
+  /** What GetSPInfo tells clients about this service. */
+  service: z
+    .strictObject({
+      name: z.string().min(1).default('Village'),
+      description: z.string().default('Instant messaging for Wireless Village phones'),
+      url: z.string().default(''),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The prefix of every environment override. */
+export const ENV_PREFIX = 'VILLAGE_';
+
+/** One leaf key of the configuration and the environment variable that overrides it. */
+export interface ConfigKey {
+  path: string[];
+  env: string;
+  kind: 'string' | 'number' | 'boolean' | 'list' | 'map' | 'enum';
+}
+
+/** Every overridable key, derived from the schema so the list can never go stale. */
+export function configKeys(): ConfigKey[] {
+  const keys: ConfigKey[] = [];
+  walk(configSchema, [], keys);
+  return keys;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s: z.ZodType = schema;
+  for (;;) {
+    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodNullable) {
+      s = (s as unknown as { def: { innerType: z.ZodType } }).def.innerType;
+    } else if (s instanceof z.ZodPipe) {
+      s = (s as unknown as { def: { in: z.ZodType } }).def.in;
+    } else {
+      return s;
+    }
+  }
+}
+
+function walk(schema: z.ZodType, path: string[], out: ConfigKey[]): void {
+  const s = unwrap(schema);
+  if (s instanceof z.ZodObject) {
+    for (const [key, child] of Object.entries(s.shape as Record<string, z.ZodType>)) walk(child, [...path, key], out);
+    return;
+  }
+  const env = ENV_PREFIX + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+  const kind: ConfigKey['kind'] =
+    s instanceof z.ZodArray ? 'list'
+    : s instanceof z.ZodRecord ? 'map'
+    : s instanceof z.ZodBoolean ? 'boolean'
+    : s instanceof z.ZodNumber ? 'number'
+    : s instanceof z.ZodEnum ? 'enum'
+    : 'string';
+  out.push({ path, env, kind });
+}
+
+/** Parse one environment value into the shape its key expects. */
+function envValue(key: ConfigKey, raw: string): unknown {
+  switch (key.kind) {
+    case 'string':
+    case 'enum':
+      return raw;
+    case 'number': {
+      const n = Number(raw.trim());
+      return raw.trim() === '' || Number.isNaN(n) ? raw : n;
+    }
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (['true', 'yes', 'on', '1'].includes(v)) return true;
+      if (['false', 'no', 'off', '0'].includes(v)) return false;
+      return raw;
+    }
+    case 'list': {
+      const t = raw.trim();
+      if (t.startsWith('[')) return parseYamlOrThrow(t, `environment variable ${key.env}`);
+      return t === '' ? [] : t.split(',').map((x) => x.trim()).filter(Boolean);
+    }
+    case 'map':
+      return parseYamlOrThrow(raw, `environment variable ${key.env}`);
+  }
+}
+
+function parseYamlOrThrow(text: string, where: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    const detail = err instanceof YAMLParseError ? err.message : String(err);
+    throw new ConfigError(`${where} is not valid YAML: ${detail}`);
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const json = JSON.stringify(value);
+  return json && json.length > 60 ? json.slice(0, 57) + '...' : String(json);
+}
+
+function formatIssues(error: z.ZodError, source: string, raw: unknown): string {
+  const lines = error.issues.map((issue) => {
+    const path = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
+      return `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    let got: unknown = raw;
+    for (const p of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[p] : undefined;
+    return `"${path || '(top level)'}": ${issue.message} (got ${describe(got)})`;
+  });
+  return `configuration error in ${source}:\n  ${lines.join('\n  ')}`;
+}
+
+export interface LoadOptions {
+  /** Path of a YAML or JSON file; omitted means the embedded defaults. */
+  file?: string;
+  /** Environment to read overrides from (process.env by default). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Read, override and validate the configuration. Throws ConfigError with a message naming the key. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  let raw: Record<string, unknown> = {};
+  const source = options.file ?? 'the embedded defaults';
+  if (options.file) {
+    let text: string;
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${options.file}: ${(err as Error).message}`);
+    }
+    const parsed = parseYamlOrThrow(text, `config file ${options.file}`);
+    if (parsed === null || parsed === undefined) raw = {};
+    else if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${options.file} must hold a mapping of keys (such as "domains:"), not ${describe(parsed)}`);
+    } else raw = parsed as Record<string, unknown>;
+  }
+  const overridden: string[] = [];
+  for (const key of configKeys()) {
+    const value = env[key.env];
+    if (value === undefined) continue;
+    setPath(raw, key.path, envValue(key, value));
+    overridden.push(key.env);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const where = overridden.length ? `${source} (with ${overridden.join(', ')} from the environment)` : source;
+    throw new ConfigError(formatIssues(result.error, where, raw));
+  }
+  return result.data;
+}

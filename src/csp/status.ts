@@ -1,0 +1,46 @@
+// CSP Result codes (reference imps-csp.md §2.5) and the error that carries one.
+
+export const STATUS_TEXT: Record<number, string> = {
+  200: 'Successful',
+  201: 'Partially successful',
+  400: 'Bad request',
+  401: 'Further authorization required',
+  402: 'Bad parameter',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Service not supported',
+  409: 'Invalid password',
+  410: 'Unable to deliver',
+  415: 'Unsupported media type',
+  420: 'Invalid transaction',
+  422: 'UserID and ClientID do not match',
+  426: 'Invalid message ID',
+  500: 'Internal server error',
+  501: 'Not implemented',
+  503: 'Service unavailable',
+  505: 'Version not supported',
+  506: 'Service not agreed',
+  507: 'Message queue full',
+  516: 'Domain not supported',
+  531: 'Unknown user',
+  532: 'Recipient blocked the sender',
+  543: 'No matching digest scheme supported',
+  600: 'Session expired',
+  601: 'Forced logout',
+  604: 'Invalid session',
+};
+
+export function statusText(code: number): string {
+  return STATUS_TEXT[code] ?? 'Error';
+}
+
+/** Thrown by anything that handles a primitive; becomes a Status / Result with this code. */
+export class CspError extends Error {
+  constructor(
+    readonly code: number,
+    readonly description: string = statusText(code),
+  ) {
+    super(`${code} ${description}`);
+    this.name = 'CspError';
+  }
+}

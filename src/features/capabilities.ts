@@ -1,0 +1,89 @@
+// Client capability negotiation (reference imps-csp.md §4.5–4.6): what the phone says it can
+// take, and the list the server agrees to (AgreedCapabilityList in 1.2+, an echoed
+// CapabilityList in 1.1).
+import type { CspElement } from '../csp/tree.ts';
+import { childrenNamed, el, intOf, leaf, textOf, boolOf } from '../csp/tree.ts';
+import type { CspVersion } from '../csp/versions.ts';
+
+export interface ClientCapabilities {
+  /** Whether ClientCapability-Request (or a 1.3 login CapabilityList) has been processed. */
+  negotiated: boolean;
+  clientType?: string;
+  /** P: push (NewMessage); N: notify (MessageNotification + GetMessage). */
+  initialDeliveryMethod: 'P' | 'N';
+  anyContent: boolean;
+  acceptedContentTypes: string[];
+  acceptedContentLength?: number;
+  /** How many transactions the client takes in one message. */
+  multiTrans: number;
+  parserSize?: number;
+  supportedBearers: string[];
+  supportedCirMethods: string[];
+  /** Agreed minimum seconds between two Polling-Requests. */
+  serverPollMin: number;
+  defaultLanguage?: string;
+}
+
+/** Most transactions we ever put into one message, whatever the client claims. */
+const MAX_MULTI_TRANS = 10;
+
+export function defaultCapabilities(serverPollMin: number): ClientCapabilities {
+  return {
+    negotiated: false,
+    initialDeliveryMethod: 'P',
+    anyContent: true,
+    acceptedContentTypes: [],
+    multiTrans: 1,
+    supportedBearers: ['HTTP'],
+    supportedCirMethods: [],
+    serverPollMin,
+  };
+}
+
+const upper = (list: CspElement[]) => list.map((e) => (textOf(e) ?? '').toUpperCase()).filter(Boolean);
+
+/** Read a client's CapabilityList (any order, any case) into agreed capabilities. */
+export function negotiate(list: CspElement | undefined, configuredPollMin: number): ClientCapabilities {
+  const caps = defaultCapabilities(configuredPollMin);
+  caps.negotiated = true;
+  if (!list) return caps;
+  caps.clientType = textOf(list, 'ClientType')?.toUpperCase() || undefined;
+  if (textOf(list, 'InitialDeliveryMethod')?.toUpperCase() === 'N') caps.initialDeliveryMethod = 'N';
+  caps.acceptedContentTypes = childrenNamed(list, 'AcceptedContentType')
+    .map((e) => (e.children.length ? textOf(e, 'ContentType') : textOf(e)) ?? '')
+    .filter(Boolean);
+  caps.anyContent = boolOf(list, 'AnyContent', caps.acceptedContentTypes.length === 0);
+  caps.acceptedContentLength = intOf(list, 'AcceptedContentLength') ?? intOf(list, 'AcceptedPushLength');
+  caps.multiTrans = Math.min(Math.max(intOf(list, 'MultiTrans') ?? 1, 1), MAX_MULTI_TRANS);
+  caps.parserSize = intOf(list, 'ParserSize');
+  const bearers = upper(childrenNamed(list, 'SupportedBearer'));
+  caps.supportedBearers = bearers.length === 0 || bearers.includes('HTTP') || bearers.includes('HTTPS') ? ['HTTP'] : [];
+  caps.supportedCirMethods = upper(childrenNamed(list, 'SupportedCIRMethod'));
+  caps.serverPollMin = Math.max(intOf(list, 'ServerPollMin') ?? 0, configuredPollMin);
+  caps.defaultLanguage = textOf(list, 'DefaultLanguage') || undefined;
+  return caps;
+}
+
+/** The server's side of the agreement, as the version expects to read it. */
+export function agreedCapabilityElement(version: CspVersion, caps: ClientCapabilities): CspElement {
+  const bearers = caps.supportedBearers.map((b) => leaf('SupportedBearer', b));
+  if (version === '1.1') {
+    // 1.1 has no AgreedCapabilityList: the server echoes the CapabilityList it accepts.
+    return el('CapabilityList', [
+      leaf('ClientType', caps.clientType ?? 'MOBILE_PHONE'),
+      leaf('InitialDeliveryMethod', caps.initialDeliveryMethod),
+      caps.acceptedContentTypes.length ? undefined : leaf('AnyContent', caps.anyContent),
+      ...caps.acceptedContentTypes.map((t) => leaf('AcceptedContentType', t)),
+      leaf('AcceptedContentLength', caps.acceptedContentLength ?? 65536),
+      ...bearers,
+      leaf('MultiTrans', caps.multiTrans),
+      leaf('ParserSize', caps.parserSize ?? 65536),
+      leaf('ServerPollMin', caps.serverPollMin),
+    ]);
+  }
+  return el('AgreedCapabilityList', [
+    ...bearers,
+    leaf('ServerPollMin', caps.serverPollMin),
+    version === '1.3' ? leaf('MultiTrans', caps.multiTrans) : undefined,
+  ]);
+}

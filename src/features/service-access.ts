@@ -1,0 +1,61 @@
+// Session basics every session may use (reference imps-csp.md §3.1): capability and service
+// negotiation, keep-alive, service-provider info.
+import type { CspElement } from '../csp/tree.ts';
+import { boolOf, child, el, intOf, leaf } from '../csp/tree.ts';
+import { result } from '../csp/envelope.ts';
+import type { CspVersion } from '../csp/versions.ts';
+import type { Config } from '../config.ts';
+import type { PrimitiveHandler } from './types.ts';
+import { agreedCapabilityElement, negotiate } from './capabilities.ts';
+import { agree, allImplemented, functionTree, requestedFunctions } from './service-tree.ts';
+
+/** KeepAliveTime granted for a requested TimeToLive, within the configured bounds. */
+export function grantKeepAlive(config: Config, timeToLive: number | undefined): number {
+  const { keepAliveDefault, keepAliveMin, keepAliveMax } = config.session;
+  return Math.min(Math.max(timeToLive ?? keepAliveDefault, keepAliveMin), keepAliveMax);
+}
+
+export const clientCapability: PrimitiveHandler = (request, session, services) => {
+  const capabilities = negotiate(child(request, 'CapabilityList'), services.config.session.serverPollMin);
+  const agreed = agreedCapabilityElement(session.version, capabilities);
+  const response =
+    session.version === '1.1'
+      ? el('ClientCapability-Response', [session.clientId, agreed])
+      : el('ClientCapability-Response', [agreed]);
+  return { response, update: { capabilities } };
+};
+
+export const serviceRequest: PrimitiveHandler = (request, session) => {
+  const requested = requestedFunctions(session.version, child(request, 'Functions'));
+  const agreed = agree(session.version, requested);
+  // Android reads AllFunctions without checking it is there: always send it when asked.
+  const wantAll = boolOf(request, 'AllFunctionsRequest', false);
+  const response = el('Service-Response', [
+    session.version === '1.1' ? session.clientId : undefined,
+    el('Functions', [functionTree(session.version, agreed.functions)]),
+    wantAll ? el('AllFunctions', [functionTree(session.version, allImplemented(session.version).functions)]) : undefined,
+  ]);
+  return { response, update: { agreed } };
+};
+
+export const keepAlive: PrimitiveHandler = (request, _session, services) => {
+  const keepAliveTime = grantKeepAlive(services.config, intOf(request, 'TimeToLive'));
+  return {
+    response: el('KeepAlive-Response', [result(200), leaf('KeepAliveTime', keepAliveTime)]),
+    update: { keepAliveTime },
+  };
+};
+
+/** GetSPInfo works with or without a session, so it takes plain arguments. */
+export function spInfoResponse(config: Config, clientId: CspElement | undefined, _version: CspVersion): CspElement {
+  return el('GetSPInfo-Response', [
+    clientId,
+    leaf('Name', config.service.name),
+    leaf('Description', config.service.description || undefined),
+    leaf('URL', config.service.url || undefined),
+  ]);
+}
+
+export const getSpInfo: PrimitiveHandler = (request, session, services) => ({
+  response: spInfoResponse(services.config, child(request, 'ClientID') ?? session.clientId, session.version),
+});

@@ -1,0 +1,41 @@
+// The contract between the session actor and the feature modules that handle primitives.
+import type { CspElement } from '../csp/tree.ts';
+import type { CspVersion } from '../csp/versions.ts';
+import type { UserAddress } from '../csp/address.ts';
+import type { Services } from '../services.ts';
+import type { ClientCapabilities } from './capabilities.ts';
+import type { AgreedFunctions } from './service-tree.ts';
+
+/** What a feature may know about the session it serves (read-only). */
+export interface SessionView {
+  readonly sessionId: string;
+  readonly user: UserAddress;
+  readonly version: CspVersion;
+  /** The ClientID element exactly as the client sent it at login (echoed back verbatim). */
+  readonly clientId: CspElement;
+  readonly keepAliveTime: number;
+  readonly capabilities: ClientCapabilities;
+  readonly agreed: AgreedFunctions | undefined;
+}
+
+/** Session settings a feature may change (keep-alive, negotiated capabilities, functions). */
+export type SessionUpdate = Partial<Pick<SessionView, 'keepAliveTime' | 'capabilities' | 'agreed'>>;
+
+export interface HandlerResult {
+  response: CspElement;
+  update?: SessionUpdate;
+}
+
+export type PrimitiveHandler = (request: CspElement, session: SessionView, services: Services) => HandlerResult;
+
+/** Which negotiated feature (and function code, if any) a primitive belongs to. */
+export interface Gate {
+  feature: 'FundamentalFeat' | 'PresenceFeat' | 'IMFeat' | 'GroupFeat';
+  fn?: string;
+}
+
+export interface PrimitiveSpec {
+  /** Undefined for the session basics every session may use whatever was negotiated. */
+  gate?: Gate;
+  handle: PrimitiveHandler;
+}

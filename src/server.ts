@@ -1,0 +1,55 @@
+// Composition root: builds the store, services, router and adapters from a config, and
+// takes them down again in the right order.
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import type { Services } from './services.ts';
+import { openDatabase } from './store/db.ts';
+import { AccountStore } from './store/accounts.ts';
+import { MessageStore } from './store/messages.ts';
+import { PasswordVault } from './auth/password-vault.ts';
+import { LoginThrottle } from './auth/login-throttle.ts';
+import { Authenticator } from './auth/authenticator.ts';
+import { Router } from './router.ts';
+import { startHttpAdapter, type HttpAdapter } from './adapters/http.ts';
+
+export interface RunningServer {
+  services: Services;
+  http: HttpAdapter;
+  /** Graceful stop: stop listening, finish in-flight requests, end sessions, close the database. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const db = openDatabase(config.dataDir);
+  const vault = PasswordVault.open(config.dataDir);
+  const accounts = new AccountStore(db);
+  const messages = new MessageStore(db);
+  // No session survives a restart, so no offer can still be outstanding.
+  messages.releaseAllOffers();
+  const auth = new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), config.autoRegister);
+  const router = new Router(log);
+  const services: Services = { config, log, now: () => Date.now(), accounts, messages, auth, router };
+
+  let http: HttpAdapter;
+  try {
+    http = await startHttpAdapter(services);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const bound = http.address();
+  log.info({ host: bound.address, port: bound.port, domains: config.domains, dataDir: config.dataDir }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    services,
+    http,
+    stop: () =>
+      (stopping ??= (async () => {
+        await http.close();
+        router.endAll('server shutting down');
+        db.close();
+        log.info('stopped');
+      })()),
+  };
+}

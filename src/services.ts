@@ -1,0 +1,18 @@
+// What actors and features may call: injected, so tests and the benchmark can swap parts.
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import type { AccountStore } from './store/accounts.ts';
+import type { MessageStore } from './store/messages.ts';
+import type { Authenticator } from './auth/authenticator.ts';
+import type { Router } from './router.ts';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  /** Milliseconds since the epoch; replaceable for tests. */
+  now(): number;
+  accounts: AccountStore;
+  messages: MessageStore;
+  auth: Authenticator;
+  router: Router;
+}

@@ -1,0 +1,147 @@
+// The message store: each message once, one delivery row per recipient still owed it.
+// A delivery is "offered" to one session when sent in a NewMessage and deleted when the
+// recipient acknowledges it (MessageDelivered). Unacknowledged offers fall back to the queue
+// when their session ends, after a re-offer interval, and at every start-up.
+import type { Db } from './db.ts';
+
+export interface NewMessageRecord {
+  messageId: string;
+  sender: string;
+  contentType: string;
+  content: Buffer;
+  binary: boolean;
+  createdAt: number;
+  expiresAt: number | undefined;
+  deliveryReport: boolean;
+  /** The recipients as addressed (canonical user ids), shown to every recipient. */
+  addressedTo: string[];
+}
+
+export interface StoredMessage extends NewMessageRecord {
+  /** Queue position of this recipient's copy. */
+  seq: number;
+}
+
+interface Row {
+  seq: number;
+  message_id: string;
+  sender: string;
+  content_type: string;
+  content: Buffer;
+  binary_content: number;
+  created_at: number;
+  expires_at: number | null;
+  delivery_report: number;
+  recipients_json: string;
+}
+
+const toMessage = (r: Row): StoredMessage => ({
+  seq: r.seq,
+  messageId: r.message_id,
+  sender: r.sender,
+  contentType: r.content_type,
+  content: r.content,
+  binary: r.binary_content === 1,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at ?? undefined,
+  deliveryReport: r.delivery_report === 1,
+  addressedTo: JSON.parse(r.recipients_json) as string[],
+});
+
+// A delivery may be offered when nobody holds it, or when its holder has not acknowledged it
+// within the re-offer interval (:reofferBefore), and its message has not expired.
+const OFFERABLE = `d.recipient = :recipient
+  AND (d.offered_session IS NULL OR d.offered_at <= :reofferBefore)
+  AND (m.expires_at IS NULL OR m.expires_at > :now)`;
+
+export class MessageStore {
+  private readonly insertMessage;
+  private readonly insertDelivery;
+  private readonly selectOfferable;
+  private readonly markOffered;
+  private readonly existsOfferable;
+  private readonly deleteDelivery;
+  private readonly deleteOrphan;
+  private readonly releaseBySession;
+  private readonly releaseAll;
+  private readonly countByRecipient;
+  private readonly enqueueTx;
+
+  constructor(private readonly db: Db) {
+    this.insertMessage = db.prepare(
+      `INSERT INTO messages (message_id, sender, content_type, content, binary_content, created_at, expires_at, delivery_report, recipients_json)
+       VALUES (@messageId, @sender, @contentType, @content, @binary, @createdAt, @expiresAt, @deliveryReport, @recipients)`,
+    );
+    this.insertDelivery = db.prepare('INSERT OR IGNORE INTO deliveries (message_id, recipient) VALUES (?, ?)');
+    this.selectOfferable = db.prepare<{ recipient: string; reofferBefore: number; now: number; limit: number }, Row>(
+      `SELECT d.seq, m.* FROM deliveries d JOIN messages m ON m.message_id = d.message_id
+       WHERE ${OFFERABLE} ORDER BY d.seq LIMIT :limit`,
+    );
+    this.markOffered = db.prepare('UPDATE deliveries SET offered_session = ?, offered_at = ? WHERE seq = ?');
+    this.existsOfferable = db.prepare<{ recipient: string; reofferBefore: number; now: number }, { found: number }>(
+      `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN messages m ON m.message_id = d.message_id WHERE ${OFFERABLE}) AS found`,
+    );
+    this.deleteDelivery = db.prepare('DELETE FROM deliveries WHERE recipient = ? AND message_id = ?');
+    this.deleteOrphan = db.prepare(
+      'DELETE FROM messages WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE message_id = ?)',
+    );
+    this.releaseBySession = db.prepare('UPDATE deliveries SET offered_session = NULL, offered_at = NULL WHERE offered_session = ?');
+    this.releaseAll = db.prepare('UPDATE deliveries SET offered_session = NULL, offered_at = NULL WHERE offered_session IS NOT NULL');
+    this.countByRecipient = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM deliveries WHERE recipient = ?');
+    this.enqueueTx = db.transaction((message: NewMessageRecord, recipients: string[]) => {
+      this.insertMessage.run({
+        messageId: message.messageId,
+        sender: message.sender,
+        contentType: message.contentType,
+        content: message.content,
+        binary: message.binary ? 1 : 0,
+        createdAt: message.createdAt,
+        expiresAt: message.expiresAt ?? null,
+        deliveryReport: message.deliveryReport ? 1 : 0,
+        recipients: JSON.stringify(message.addressedTo),
+      });
+      for (const r of recipients) this.insertDelivery.run(message.messageId, r);
+    });
+  }
+
+  /** Store a message for its recipients in one transaction (durable when this returns). */
+  enqueue(message: NewMessageRecord, recipients: string[]): void {
+    this.enqueueTx(message, recipients);
+  }
+
+  /** Take up to `limit` offerable messages for a recipient and mark them offered to a session. */
+  offer(recipient: string, sessionId: string, now: number, reofferAfterMs: number, limit: number): StoredMessage[] {
+    return this.db.transaction(() => {
+      const rows = this.selectOfferable.all({ recipient, reofferBefore: now - reofferAfterMs, now, limit });
+      for (const r of rows) this.markOffered.run(sessionId, now, r.seq);
+      return rows.map(toMessage);
+    })();
+  }
+
+  hasOfferable(recipient: string, now: number, reofferAfterMs: number): boolean {
+    return this.existsOfferable.get({ recipient, reofferBefore: now - reofferAfterMs, now })!.found === 1;
+  }
+
+  /** The recipient acknowledged a message: forget its copy (and the message once nobody is owed it). */
+  delivered(recipient: string, messageId: string): boolean {
+    return this.db.transaction(() => {
+      const removed = this.deleteDelivery.run(recipient, messageId).changes === 1;
+      if (removed) this.deleteOrphan.run(messageId, messageId);
+      return removed;
+    })();
+  }
+
+  /** A session ended: what it was offered and did not acknowledge goes back to the queue. */
+  releaseSession(sessionId: string): void {
+    this.releaseBySession.run(sessionId);
+  }
+
+  /** At start-up no session exists, so no offer can be outstanding. */
+  releaseAllOffers(): void {
+    this.releaseAll.run();
+  }
+
+  countFor(recipient: string): number {
+    return this.countByRecipient.get(recipient)!.n;
+  }
+}
