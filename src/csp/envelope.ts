@@ -21,6 +21,8 @@ export interface CspMessage {
   sessionType: 'Inband' | 'Outband';
   sessionId?: string;
   transactions: Transaction[];
+  /** Poll as found in Session (1.2+) or any TransactionDescriptor (1.1); only servers set it. */
+  poll: boolean;
 }
 
 /** Read the envelope of a decoded document; throws CspError(400) when it is not CSP. */
@@ -41,10 +43,12 @@ export function readMessage(root: CspElement, version: CspVersion): CspMessage {
     };
   });
   if (transactions.length === 0) throw new CspError(400, 'Session holds no Transaction');
+  const pollFlags = [textOf(session, 'Poll'), ...childrenNamed(session, 'Transaction').map((t) => textOf(child(t, 'TransactionDescriptor'), 'Poll'))];
   const message: CspMessage = {
     version,
     sessionType: declaredType === 'outband' || (!declaredType && !sessionId) ? 'Outband' : 'Inband',
     transactions,
+    poll: pollFlags.some((p) => p?.toUpperCase() === 'T'),
   };
   if (sessionId) message.sessionId = sessionId;
   return message;

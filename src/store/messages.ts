@@ -141,6 +141,14 @@ export class MessageStore {
     this.releaseAll.run();
   }
 
+  /** Drop every copy owed to a recipient (their account is gone), and messages nobody is owed. */
+  forgetRecipient(recipient: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM deliveries WHERE recipient = ?').run(recipient);
+      this.db.prepare('DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.message_id)').run();
+    })();
+  }
+
   countFor(recipient: string): number {
     return this.countByRecipient.get(recipient)!.n;
   }

@@ -1,0 +1,121 @@
+// `npm run village -- <command>`: operator commands that work on the data directory, whether
+// or not the server is running (SQLite in WAL mode lets both write).
+//
+//   user add USER [PASSWORD]      create an account (password read from stdin when omitted)
+//   user passwd USER [PASSWORD]   set a new password
+//   user del USER                 delete an account and the messages queued for it
+//   user list [DOMAIN]            list accounts
+//
+// Options: --config FILE (the server's config; dataDir and domains come from it).
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { openDatabase } from '../store/db.ts';
+import { AccountStore } from '../store/accounts.ts';
+import { MessageStore } from '../store/messages.ts';
+import { PasswordVault } from '../auth/password-vault.ts';
+import { parseUserId, wvAddress } from '../csp/address.ts';
+import { CspError } from '../csp/status.ts';
+
+const USAGE = `Usage: npm run village -- [--config FILE] <command>
+
+  user add USER [PASSWORD]      create an account (PASSWORD read from stdin when omitted)
+  user passwd USER [PASSWORD]   set a new password
+  user del USER                 delete an account and the messages queued for it
+  user list [DOMAIN]            list accounts
+
+USER is "alice" (first configured domain), "alice@example.org" or "wv:alice@example.org".`;
+
+class UsageError extends Error {}
+
+async function readPassword(): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdin.isTTY ? process.stderr : undefined, terminal: false });
+  if (process.stdin.isTTY) process.stderr.write('Password: ');
+  for await (const line of rl) {
+    rl.close();
+    return line;
+  }
+  throw new UsageError('no password given (pass it as an argument or on standard input)');
+}
+
+function userArg(config: Config, raw: string | undefined, command: string) {
+  if (!raw) throw new UsageError(`${command}: which user? (${USAGE.split('\n')[0]})`);
+  let user;
+  try {
+    user = parseUserId(raw, config.domains[0]!);
+  } catch (err) {
+    throw new UsageError(`${command}: ${err instanceof CspError ? err.description : String(err)}`);
+  }
+  if (!config.domains.includes(user.domain)) {
+    throw new UsageError(`${command}: ${user.domain} is not a hosted domain (domains: ${config.domains.join(', ')})`);
+  }
+  return user;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(USAGE + '\n');
+    return positionals.length === 0 && !values.help ? 2 : 0;
+  }
+  const config = loadConfig(values.config ? { file: values.config } : {});
+  const [noun, verb, ...rest] = positionals;
+  if (noun !== 'user') throw new UsageError(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
+
+  const db = openDatabase(config.dataDir);
+  try {
+    const accounts = new AccountStore(db);
+    const vault = PasswordVault.open(config.dataDir);
+    switch (verb) {
+      case 'add': {
+        const user = userArg(config, rest[0], 'user add');
+        const password = rest[1] ?? (await readPassword());
+        if (!password) throw new UsageError('user add: the password must not be empty');
+        if (!accounts.create(user.id, user.domain, vault.seal(password))) throw new UsageError(`user add: ${wvAddress(user.id)} already exists`);
+        process.stdout.write(`created ${wvAddress(user.id)}\n`);
+        return 0;
+      }
+      case 'passwd': {
+        const user = userArg(config, rest[0], 'user passwd');
+        if (!accounts.get(user.id)) throw new UsageError(`user passwd: no user ${wvAddress(user.id)}`);
+        const password = rest[1] ?? (await readPassword());
+        if (!password) throw new UsageError('user passwd: the password must not be empty');
+        accounts.setPassword(user.id, vault.seal(password));
+        process.stdout.write(`password of ${wvAddress(user.id)} changed\n`);
+        return 0;
+      }
+      case 'del': {
+        const user = userArg(config, rest[0], 'user del');
+        const queued = new MessageStore(db).countFor(user.id);
+        if (!accounts.delete(user.id)) throw new UsageError(`user del: no user ${wvAddress(user.id)}`);
+        new MessageStore(db).forgetRecipient(user.id);
+        process.stdout.write(`deleted ${wvAddress(user.id)} (${queued} queued message${queued === 1 ? '' : 's'} dropped)\n`);
+        return 0;
+      }
+      case 'list': {
+        const domain = rest[0]?.toLowerCase();
+        if (domain && !config.domains.includes(domain)) throw new UsageError(`user list: ${domain} is not a hosted domain (domains: ${config.domains.join(', ')})`);
+        const list = accounts.list(domain);
+        for (const a of list) process.stdout.write(`${wvAddress(a.userId)}\tcreated ${new Date(a.createdAt).toISOString()}\n`);
+        process.stderr.write(`${list.length} user${list.length === 1 ? '' : 's'}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "user ${verb ?? ''}"\n\n${USAGE}`);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(2);
+    }
+    process.stderr.write(`village: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

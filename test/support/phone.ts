@@ -1,0 +1,227 @@
+// A simulated handset for end-to-end tests and the benchmark: builds CSP messages as element
+// trees, encodes them in the chosen encoding, POSTs them over real HTTP and decodes what
+// comes back.
+import { request } from 'undici';
+import type { CspElement } from '../../src/csp/tree.ts';
+import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
+import type { CspMessage, TransactionMode } from '../../src/csp/envelope.ts';
+import { buildMessage, readMessage } from '../../src/csp/envelope.ts';
+import type { CspVersion } from '../../src/csp/versions.ts';
+import { decodeXml, encodeXml } from '../../src/csp/xml-codec.ts';
+import { computeDigest } from '../../src/auth/digest.ts';
+
+export type Encoding = 'xml';
+
+export interface PhoneOptions {
+  version: CspVersion;
+  encoding?: Encoding;
+  /** Content-Type to send; defaults to what real handsets of the version send. */
+  contentType?: string;
+  /** ClientID URL; distinct values make distinct sessions of one user. */
+  clientId?: string;
+}
+
+export interface HttpExchange {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  raw: Buffer;
+  /** The decoded answer; undefined for an empty body or a non-CSP answer. */
+  message?: CspMessage;
+}
+
+export interface OutTx {
+  primitive: CspElement;
+  mode?: TransactionMode;
+  id?: string;
+}
+
+const DEFAULT_TYPES: Record<CspVersion, string> = {
+  '1.1': 'application/vnd.wv.csp.xml',
+  '1.2': 'application/vnd.wv.csp.xml',
+  '1.3': 'application/vnd.wv.csp+xml',
+};
+
+/** The Code of a primitive's Result (or of the primitive itself when it is a Result). */
+export function resultCode(primitive: CspElement | undefined): number {
+  const result = primitive?.name === 'Result' ? primitive : child(primitive, 'Result');
+  return Number(textOf(result, 'Code'));
+}
+
+export function detailedResults(primitive: CspElement): { code: number; userIds: string[] }[] {
+  return childrenNamed(child(primitive, 'Result'), 'DetailedResult').map((d) => ({
+    code: Number(textOf(d, 'Code')),
+    userIds: childrenNamed(d, 'UserID').map((u) => textOf(u) ?? ''),
+  }));
+}
+
+export class Phone {
+  readonly version: CspVersion;
+  readonly encoding: Encoding;
+  contentType: string;
+  clientId: string;
+  sessionId: string | undefined;
+  private counter = 0;
+
+  constructor(
+    private readonly server: { url: string },
+    options: PhoneOptions,
+  ) {
+    this.version = options.version;
+    this.encoding = options.encoding ?? 'xml';
+    this.contentType = options.contentType ?? DEFAULT_TYPES[this.version];
+    this.clientId = options.clientId ?? `village-test-${Math.random().toString(36).slice(2, 10)}`;
+  }
+
+  nextTransactionId(): string {
+    return `t${++this.counter}`;
+  }
+
+  encode(root: CspElement): Buffer {
+    return encodeXml(root, this.version);
+  }
+
+  /** POST raw bytes with a given Content-Type (for bad-input tests). */
+  async postRaw(body: Buffer | string, contentType: string | undefined = this.contentType): Promise<HttpExchange> {
+    const headers: Record<string, string> = {};
+    if (contentType !== undefined) headers['content-type'] = contentType;
+    const res = await request(this.server.url, { method: 'POST', body, headers });
+    const raw = Buffer.from(await res.body.arrayBuffer());
+    const exchange: HttpExchange = { status: res.statusCode, headers: res.headers, raw };
+    const type = String(res.headers['content-type'] ?? '');
+    if (res.statusCode === 200 && raw.length > 0 && /xml/.test(type)) {
+      const decoded = decodeXml(raw, { maxDepth: 100 });
+      exchange.message = readMessage(decoded.root, decoded.version);
+    }
+    return exchange;
+  }
+
+  /** Send transactions in one CSP message (inside the session unless outband is asked). */
+  async post(transactions: OutTx[], options: { outband?: boolean } = {}): Promise<HttpExchange> {
+    const root = buildMessage({
+      version: this.version,
+      ...(this.sessionId && !options.outband ? { sessionId: this.sessionId } : {}),
+      transactions: transactions.map((t) => ({ mode: t.mode ?? 'Request', id: t.id ?? this.nextTransactionId(), primitive: t.primitive })),
+    });
+    return this.postRaw(this.encode(root));
+  }
+
+  /** One request, one answer: returns the answering primitive (asserting it matches). */
+  async request(primitive: CspElement, options: { outband?: boolean } = {}): Promise<{ primitive: CspElement; exchange: HttpExchange }> {
+    const id = this.nextTransactionId();
+    const exchange = await this.post([{ primitive, id }], options);
+    const tx = exchange.message?.transactions.find((t) => t.id === id && t.mode === 'Response');
+    if (!tx?.primitive) throw new Error(`no answer to ${primitive.name} (HTTP ${exchange.status}): ${exchange.raw.toString('utf8').slice(0, 500)}`);
+    return { primitive: tx.primitive, exchange };
+  }
+
+  clientIdElement(): CspElement {
+    return el('ClientID', [leaf('URL', this.clientId)]);
+  }
+
+  loginRequest(user: string, fields: CspElement[]): CspElement {
+    return el('Login-Request', [leaf('UserID', user), this.clientIdElement(), ...fields, leaf('SessionCookie', `cookie-${this.clientId}`)]);
+  }
+
+  /** Two-way login with a plain password. */
+  async loginPassword(user: string, password: string, timeToLive = 600): Promise<CspElement> {
+    const { primitive } = await this.request(this.loginRequest(user, [leaf('Password', password)!, leaf('TimeToLive', timeToLive)!]), { outband: true });
+    this.adoptSession(primitive);
+    return primitive;
+  }
+
+  /** Four-way digest login: challenge, then DigestBytes = Base64(digest(nonce ‖ password)). */
+  async loginDigest(user: string, password: string, schemas: string[] = ['MD5', 'SHA'], timeToLive = 600): Promise<{ challenge: CspElement; response: CspElement }> {
+    const phase1 = this.loginRequest(user, [...schemas.map((s) => leaf('DigestSchema', s)!), leaf('TimeToLive', timeToLive)!]);
+    const { primitive: challenge } = await this.request(phase1, { outband: true });
+    const nonce = textOf(challenge, 'Nonce');
+    const schema = textOf(challenge, 'DigestSchema');
+    if (!nonce || !schema) return { challenge, response: challenge };
+    const proof = schema === 'PWD' ? leaf('Password', password)! : leaf('DigestBytes', computeDigest(schema as 'MD5' | 'SHA', nonce, password))!;
+    const { primitive: response } = await this.request(this.loginRequest(user, [proof, leaf('TimeToLive', timeToLive)!]), { outband: true });
+    this.adoptSession(response);
+    return { challenge, response };
+  }
+
+  private adoptSession(loginResponse: CspElement): void {
+    const sessionId = textOf(loginResponse, 'SessionID');
+    if (resultCode(loginResponse) === 200 && sessionId) this.sessionId = sessionId;
+  }
+
+  /** ClientCapability-Request with a typical handset list (overridable fields). */
+  async negotiateCapabilities(fields: CspElement[] = []): Promise<CspElement> {
+    const list = el('CapabilityList', [
+      leaf('ClientType', 'MOBILE_PHONE'),
+      leaf('InitialDeliveryMethod', 'P'),
+      leaf('AcceptedContentLength', 262144),
+      leaf('SupportedBearer', 'HTTP'),
+      leaf('MultiTrans', 1),
+      leaf('ParserSize', 262144),
+      ...fields,
+    ]);
+    const body = this.version === '1.1' ? [this.clientIdElement(), list] : [list];
+    return (await this.request(el('ClientCapability-Request', body))).primitive;
+  }
+
+  /** Polling-Request; returns the server-originated transactions and the Poll flag. */
+  async poll(): Promise<{ transactions: { id: string; primitive: CspElement }[]; poll: boolean; exchange: HttpExchange }> {
+    const exchange = await this.post([{ primitive: el('Polling-Request'), id: '' }]);
+    const transactions = (exchange.message?.transactions ?? [])
+      .filter((t) => t.mode === 'Request' && t.primitive)
+      .map((t) => ({ id: t.id ?? '', primitive: t.primitive! }));
+    return { transactions, poll: exchange.message?.poll ?? false, exchange };
+  }
+
+  async sendText(to: string | string[], text: string, extra: { deliveryReport?: boolean } = {}): Promise<CspElement> {
+    const recipients = (Array.isArray(to) ? to : [to]).map((u) => el('User', [leaf('UserID', u)]));
+    const primitive = el('SendMessage-Request', [
+      leaf('DeliveryReport', extra.deliveryReport ?? false),
+      el('MessageInfo', [
+        leaf('ContentType', 'text/plain'),
+        leaf('ContentSize', Buffer.byteLength(text, 'utf8')),
+        el('Recipient', recipients),
+        el('Sender', [el('User', [leaf('UserID', 'wv:ignored-by-server')])]),
+      ]),
+      leaf('ContentData', text),
+    ]);
+    return (await this.request(primitive)).primitive;
+  }
+
+  /** Acknowledge a NewMessage the way handsets do: MessageDelivered in Response mode. */
+  async acknowledge(transactionId: string, messageId: string): Promise<HttpExchange> {
+    return this.post([{ mode: 'Response', id: transactionId, primitive: el('MessageDelivered', [leaf('MessageID', messageId)]) }]);
+  }
+
+  /**
+   * Poll and acknowledge until nothing is left; returns each NewMessage's sender and text.
+   * Follows piggy-backed transactions in acknowledgement answers as a handset would.
+   */
+  async receiveAll(maxRounds = 1000): Promise<{ sender: string; text: string; messageId: string }[]> {
+    const got: { sender: string; text: string; messageId: string }[] = [];
+    let { transactions, poll } = await this.poll();
+    for (let round = 0; round < maxRounds; round++) {
+      if (transactions.length === 0) {
+        if (!poll) break;
+        ({ transactions, poll } = await this.poll());
+        continue;
+      }
+      const next: { id: string; primitive: CspElement }[] = [];
+      for (const t of transactions) {
+        if (t.primitive.name !== 'NewMessage') continue;
+        const info = child(t.primitive, 'MessageInfo');
+        const messageId = textOf(info, 'MessageID') ?? '';
+        got.push({ messageId, sender: textOf(child(child(info, 'Sender'), 'User'), 'UserID') ?? '', text: child(t.primitive, 'ContentData')?.text ?? '' });
+        const ack = await this.acknowledge(t.id, messageId);
+        for (const tx of ack.message?.transactions ?? []) if (tx.mode === 'Request' && tx.primitive) next.push({ id: tx.id ?? '', primitive: tx.primitive });
+        poll = ack.message?.poll ?? false;
+      }
+      transactions = next;
+    }
+    return got;
+  }
+
+  async logout(): Promise<CspElement> {
+    const { primitive } = await this.request(el('Logout-Request'));
+    this.sessionId = undefined;
+    return primitive;
+  }
+}
