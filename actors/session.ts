@@ -324,13 +324,17 @@ export const sessionMachine = setup({
       entry: 'register',
       initial: 'idle',
       states: {
-        idle: { after: { keepAlive: '#session.expired' } },
+        idle: {
+          after: { keepAlive: '#session.expired' },
+          on: {
+            // Any traffic from the client restarts the idle timer (re-entering "idle" only).
+            REQUEST: { target: 'idle', reenter: true, actions: 'handleRequest' },
+            POLL: { target: 'idle', reenter: true, actions: 'handlePoll' },
+            CLIENT_RESPONSE: { target: 'idle', reenter: true, actions: 'handleClientResponse' },
+          },
+        },
       },
       on: {
-        // Any traffic from the client restarts the idle timer (re-entering "idle").
-        REQUEST: { target: '.idle', reenter: true, actions: 'handleRequest' },
-        POLL: { target: '.idle', reenter: true, actions: 'handlePoll' },
-        CLIENT_RESPONSE: { target: '.idle', reenter: true, actions: 'handleClientResponse' },
         LOGOUT: { target: 'loggedOut', actions: 'replyLogout' },
         ENQUEUE: { actions: 'enqueueItem' },
         END: { target: 'ended', actions: enqueueActions(({ event, enqueue }) => enqueue.assign({ endReason: event.reason })) },

@@ -66,7 +66,7 @@ export class Router {
   /** A session became active. The same client logging in again replaces its old session. */
   sessionStarted(actor: SessionActor): void {
     const { sessionId, user, clientKey } = actor.getSnapshot().context;
-    const replaced = this.sessionsOf(user.id).filter((s) => s.getSnapshot().context.clientKey === clientKey);
+    const replaced = this.sessionsOf(user.id).filter((s) => s !== actor && s.getSnapshot().context.clientKey === clientKey);
     this.bySessionId.set(sessionId, actor);
     let set = this.byUser.get(user.id);
     if (!set) this.byUser.set(user.id, (set = new Set()));
