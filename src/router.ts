@@ -1,7 +1,10 @@
 // The router: the one place that knows where an address lives. Today that is the live
 // sessions of local users (by SessionID, by user); groups and federation peers join later.
-import { createActor } from 'xstate';
+import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import type { Logger } from './log.ts';
+
+/** Timer source for actors (xstate's Clock; SimulatedClock in tests). */
+export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
 import { sessionMachine, type SessionActor, type SessionInput, type OutboxItem } from '../actors/session.ts';
 
 export class Router {
@@ -10,11 +13,15 @@ export class Router {
   /** Logins waiting for phase 2 of a digest login, by user and client. */
   private readonly challenges = new Map<string, SessionActor>();
 
-  constructor(private readonly log: Logger) {}
+  /** `clock` replaces real timers (keep-alive, nonce lifetime) in tests. */
+  constructor(
+    private readonly log: Logger,
+    private readonly clock?: Clock,
+  ) {}
 
   /** Create and start a session actor for a new login; the caller sends it LOGIN. */
   startSession(input: SessionInput): SessionActor {
-    const actor = createActor(sessionMachine, { input });
+    const actor = createActor(sessionMachine, this.clock ? { input, clock: this.clock } : { input });
     actor.subscribe({
       error: (err) => {
         // A bug in a session must not take the server down: log it and forget the session.

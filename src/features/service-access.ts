@@ -38,8 +38,10 @@ export const serviceRequest: PrimitiveHandler = (request, session) => {
   return { response, update: { agreed } };
 };
 
-export const keepAlive: PrimitiveHandler = (request, _session, services) => {
-  const keepAliveTime = grantKeepAlive(services.config, intOf(request, 'TimeToLive'));
+export const keepAlive: PrimitiveHandler = (request, session, services) => {
+  // Without a TimeToLive the client keeps what it has; with one it asks for a new value.
+  const ttl = intOf(request, 'TimeToLive');
+  const keepAliveTime = ttl === undefined ? session.keepAliveTime : grantKeepAlive(services.config, ttl);
   return {
     response: el('KeepAlive-Response', [result(200), leaf('KeepAliveTime', keepAliveTime)]),
     update: { keepAliveTime },
