@@ -9,6 +9,7 @@ import { buildMessage, readMessage } from '../../src/csp/envelope.ts';
 import type { CspVersion } from '../../src/csp/versions.ts';
 import { decodeXml, encodeXml } from '../../src/csp/xml-codec.ts';
 import { computeDigest } from '../../src/auth/digest.ts';
+import { schemaFor } from '../../src/csp/schema/index.ts';
 
 export type Encoding = 'xml';
 
@@ -19,6 +20,11 @@ export interface PhoneOptions {
   contentType?: string;
   /** ClientID URL; distinct values make distinct sessions of one user. */
   clientId?: string;
+  /**
+   * Check every answer against the version's content models (default on): what the server
+   * emits must be what a strict handset parser expects.
+   */
+  strict?: boolean;
 }
 
 export interface HttpExchange {
@@ -60,6 +66,7 @@ export class Phone {
   contentType: string;
   clientId: string;
   sessionId: string | undefined;
+  strict: boolean;
   private counter = 0;
 
   constructor(
@@ -70,6 +77,7 @@ export class Phone {
     this.encoding = options.encoding ?? 'xml';
     this.contentType = options.contentType ?? DEFAULT_TYPES[this.version];
     this.clientId = options.clientId ?? `village-test-${Math.random().toString(36).slice(2, 10)}`;
+    this.strict = options.strict ?? true;
   }
 
   nextTransactionId(): string {
@@ -90,6 +98,10 @@ export class Phone {
     const type = String(res.headers['content-type'] ?? '');
     if (res.statusCode === 200 && raw.length > 0 && /xml/.test(type)) {
       const decoded = decodeXml(raw, { maxDepth: 100 });
+      if (this.strict) {
+        const problems = schemaFor(decoded.version).validate(decoded.root);
+        if (problems.length) throw new Error(`the server sent CSP ${decoded.version} that breaks the content models:\n  ${problems.join('\n  ')}\n${raw.toString('utf8').slice(0, 2000)}`);
+      }
       exchange.message = readMessage(decoded.root, decoded.version);
     }
     return exchange;
