@@ -161,15 +161,15 @@ export class Phone {
 
   /** ClientCapability-Request with a typical handset list (overridable fields). */
   async negotiateCapabilities(fields: CspElement[] = []): Promise<CspElement> {
-    const list = el('CapabilityList', [
-      leaf('ClientType', 'MOBILE_PHONE'),
-      leaf('InitialDeliveryMethod', 'P'),
-      leaf('AcceptedContentLength', 262144),
-      leaf('SupportedBearer', 'HTTP'),
-      leaf('MultiTrans', 1),
-      leaf('ParserSize', 262144),
-      ...fields,
-    ]);
+    const defaults = [
+      leaf('ClientType', 'MOBILE_PHONE')!,
+      leaf('InitialDeliveryMethod', 'P')!,
+      leaf('AcceptedContentLength', 262144)!,
+      leaf('SupportedBearer', 'HTTP')!,
+      leaf('MultiTrans', 1)!,
+      leaf('ParserSize', 262144)!,
+    ].filter((d) => !fields.some((f) => f.name === d.name));
+    const list = el('CapabilityList', [...defaults, ...fields]);
     const body = this.version === '1.1' ? [this.clientIdElement(), list] : [list];
     return (await this.request(el('ClientCapability-Request', body))).primitive;
   }
