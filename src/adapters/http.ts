@@ -121,9 +121,12 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       let size = 0;
       let tooLarge = false;
       req.on('data', (chunk: Buffer) => {
+        // Keep the first maxBodyBytes (enough to answer in the right version and transaction),
+        // and keep reading but dropping the rest so the connection can still get its answer.
+        const room = config.http.maxBodyBytes - size;
         size += chunk.length;
-        if (size > config.http.maxBodyBytes) tooLarge = true; // keep reading (and dropping) so we can still answer
-        else chunks.push(chunk);
+        if (room > 0) chunks.push(room >= chunk.length ? chunk : chunk.subarray(0, room));
+        if (size > config.http.maxBodyBytes) tooLarge = true;
       });
       req.on('end', () => {
         try {
@@ -138,7 +141,9 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (req.url === '/healthz') {
-        plain(res, 200, JSON.stringify({ status: 'ok', sessions: services.router.sessionCount() }));
+        const json = Buffer.from(JSON.stringify({ status: 'ok', sessions: services.router.sessionCount() }) + '\n');
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': json.length });
+        res.end(req.method === 'HEAD' ? undefined : json);
         return;
       }
       plain(

@@ -24,7 +24,7 @@ describe('durability', () => {
       const acknowledged = new Set<string>();
       let refused = 0;
       const sender = async (n: number) => {
-        const p = new Phone(server, { version: (['1.1', '1.2', '1.3'] as const)[n % 3] });
+        const p = new Phone(server, { version: (['1.1', '1.2', '1.3'] as const)[n % 3]! });
         await p.loginPassword(`sender${n}`, 'pw');
         for (let i = 0; ; i++) {
           let answer;

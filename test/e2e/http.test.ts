@@ -376,7 +376,8 @@ for (const version of VERSIONS) {
 
       test('a body over http.maxBodyBytes gets a CSP Status 4xx and the keep-alive connection stays usable', async () => {
         const filler = '<!--' + 'x'.repeat(SMALL_BODY_LIMIT * 3) + '-->';
-        const big = rawMessage(version, [{ id: 'big-1', body: spInfoRequest(version) }]).replace('<Session>', `<Session>${filler}`);
+        // The filler follows the TransactionID, so the first maxBodyBytes bytes name both version and transaction.
+        const big = rawMessage(version, [{ id: 'big-1', body: `<GetSPInfo-Request>${filler}</GetSPInfo-Request>` }]);
         assert.ok(Buffer.byteLength(big) > SMALL_BODY_LIMIT);
         const small = rawMessage(version, [{ id: 'small-2', body: spInfoRequest(version) }]);
         const contentType = new Phone(smallServer, { version }).contentType;

@@ -13,6 +13,10 @@ export interface TestServerOptions {
   /** Config keys merged over the test defaults (domains imps.test + other.test, port 0). */
   config?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** Keep the server's log lines in memory (default true; the benchmark turns it off). */
+  keepLogs?: boolean;
+  /** Extra arguments for node itself (e.g. --cpu-prof for the benchmark). */
+  nodeArgs?: string[];
 }
 
 export class TestServer {
@@ -26,6 +30,8 @@ export class TestServer {
     readonly configFile: string,
     private config: Record<string, unknown>,
     private readonly env: Record<string, string>,
+    private readonly keepLogs: boolean,
+    private readonly nodeArgs: string[],
   ) {}
 
   static async start(options: TestServerOptions = {}): Promise<TestServer> {
@@ -40,9 +46,13 @@ export class TestServer {
       http: { host: '127.0.0.1', port: 0, ...((overrides.http as object) ?? {}) },
       log: { level: 'debug', ...((overrides.log as object) ?? {}) },
     };
-    const server = new TestServer(dataDir, configFile, config, options.env ?? {});
+    const server = new TestServer(dataDir, configFile, config, options.env ?? {}, options.keepLogs ?? true, options.nodeArgs ?? []);
     await server.launch();
     return server;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   get url(): string {
@@ -51,7 +61,7 @@ export class TestServer {
 
   private async launch(): Promise<void> {
     writeFileSync(this.configFile, stringify(this.config));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', this.configFile], {
+    const child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'src/main.ts', '--config', this.configFile], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,7 +81,7 @@ export class TestServer {
         while ((nl = buffered.indexOf('\n')) >= 0) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);
-          this.logs.push(line);
+          if (this.keepLogs || this.port === 0) this.logs.push(line);
           if (line.includes('"msg":"listening"')) {
             clearTimeout(timer);
             resolve(JSON.parse(line).port as number);
