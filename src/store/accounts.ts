@@ -1,5 +1,6 @@
 // Accounts: who may log in, and their sealed password. The only SQL about users.
 import type { Db } from './db.ts';
+import { durably } from './db.ts';
 
 export interface Account {
   userId: string;
@@ -26,7 +27,7 @@ export class AccountStore {
   private readonly all;
   private readonly allInDomain;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.byId = db.prepare<[string], Row>('SELECT * FROM users WHERE user_id = ?');
     this.insertRow = db.prepare('INSERT INTO users (user_id, domain, password, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
     this.updatePassword = db.prepare('UPDATE users SET password = ? WHERE user_id = ?');
@@ -42,15 +43,15 @@ export class AccountStore {
 
   /** Create an account; false when it already exists. */
   create(userId: string, domain: string, sealedPassword: string, now = Date.now()): boolean {
-    return this.insertRow.run(userId, domain, sealedPassword, now).changes === 1;
+    return durably(this.db, () => this.insertRow.run(userId, domain, sealedPassword, now).changes === 1);
   }
 
   setPassword(userId: string, sealedPassword: string): boolean {
-    return this.updatePassword.run(sealedPassword, userId).changes === 1;
+    return durably(this.db, () => this.updatePassword.run(sealedPassword, userId).changes === 1);
   }
 
   delete(userId: string): boolean {
-    return this.deleteRow.run(userId).changes === 1;
+    return durably(this.db, () => this.deleteRow.run(userId).changes === 1);
   }
 
   list(domain?: string): Account[] {

@@ -3,6 +3,7 @@
 // recipient acknowledges it (MessageDelivered). Unacknowledged offers fall back to the queue
 // when their session ends, after a re-offer interval, and at every start-up.
 import type { Db } from './db.ts';
+import { durably } from './db.ts';
 
 export interface NewMessageRecord {
   messageId: string;
@@ -65,7 +66,6 @@ export class MessageStore {
   private readonly releaseBySession;
   private readonly releaseAll;
   private readonly countByRecipient;
-  private readonly enqueueTx;
 
   constructor(private readonly db: Db) {
     this.insertMessage = db.prepare(
@@ -88,7 +88,11 @@ export class MessageStore {
     this.releaseBySession = db.prepare('UPDATE deliveries SET offered_session = NULL, offered_at = NULL WHERE offered_session = ?');
     this.releaseAll = db.prepare('UPDATE deliveries SET offered_session = NULL, offered_at = NULL WHERE offered_session IS NOT NULL');
     this.countByRecipient = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM deliveries WHERE recipient = ?');
-    this.enqueueTx = db.transaction((message: NewMessageRecord, recipients: string[]) => {
+  }
+
+  /** Store a message for its recipients in one transaction, on disk (fsynced) when this returns. */
+  enqueue(message: NewMessageRecord, recipients: string[]): void {
+    durably(this.db, () => {
       this.insertMessage.run({
         messageId: message.messageId,
         sender: message.sender,
@@ -102,11 +106,6 @@ export class MessageStore {
       });
       for (const r of recipients) this.insertDelivery.run(message.messageId, r);
     });
-  }
-
-  /** Store a message for its recipients in one transaction (durable when this returns). */
-  enqueue(message: NewMessageRecord, recipients: string[]): void {
-    this.enqueueTx(message, recipients);
   }
 
   /** Take up to `limit` offerable messages for a recipient and mark them offered to a session. */
