@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, configKeys, ConfigError } from '../../src/config.ts';
 
@@ -87,5 +88,11 @@ ssp:  { peers: { remote.test: "http://127.0.0.1:9080/" } }
     assert.equal(c.xmpp?.routes['xmpp.test'], '127.0.0.1:5270');
     assert.equal(c.session.keepAliveMax, 900);
     failsNaming(() => loadConfig({ env: { VILLAGE_HTTP_PORT: 'eighty' } }), 'http.port', 'VILLAGE_HTTP_PORT');
+  });
+
+  test('README documents every environment variable with its key', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const missing = configKeys().filter((k) => !readme.includes(`\`${k.env}\` | ${k.path.join('.')} |`));
+    assert.deepEqual(missing.map((k) => k.env), []);
   });
 });
