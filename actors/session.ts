@@ -25,8 +25,8 @@ import type { ClientCapabilities } from '../src/features/capabilities.ts';
 import { agreedCapabilityElement, defaultCapabilities, negotiate } from '../src/features/capabilities.ts';
 import type { AgreedFunctions } from '../src/features/service-tree.ts';
 import { agree, functionTree, requestedFunctions } from '../src/features/service-tree.ts';
-import { grantKeepAlive } from '../src/features/service-access.ts';
-import { newMessagePrimitive } from '../src/features/messaging.ts';
+import { grantKeepAlive, rememberProfile } from '../src/features/service-access.ts';
+import { acknowledgeMessage, messageTransaction, noticePrimitive } from '../src/features/delivery.ts';
 import { PRIMITIVES } from '../src/features/index.ts';
 import type { SessionView } from '../src/features/types.ts';
 import { chooseDigestSchema, newNonce, type DigestSchema } from '../src/auth/digest.ts';
@@ -47,6 +47,7 @@ export interface OutboxItem {
 interface Awaiting {
   primitive: string;
   messageId?: string;
+  noticeSeq?: number;
   sentAt: number;
 }
 
@@ -176,6 +177,7 @@ export const sessionMachine = setup({
       let functions: CspElement | undefined;
       if (version === '1.3' && login.capabilityList) {
         const capabilities = negotiate(login.capabilityList, services.config.session.serverPollMin);
+        rememberProfile(services, login.user.id, capabilities);
         update.capabilities = capabilities;
         agreedCaps = agreedCapabilityElement(version, capabilities);
       }
@@ -209,7 +211,7 @@ export const sessionMachine = setup({
       enqueue(() => event.reply(response));
     }),
 
-    /** Hand out queued server transactions: transient items first, then stored messages. */
+    /** Hand out queued server transactions: transient items, then stored notices, then messages. */
     handlePoll: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'POLL') return;
       const { services } = context;
@@ -224,12 +226,20 @@ export const sessionMachine = setup({
         handed.push({ id, primitive: item.primitive });
         awaiting[id] = { primitive: item.primitive.name, sentAt: now };
       }
-      const room = event.limit - handed.length;
-      if (room > 0) {
-        for (const message of services.messages.offer(context.user.id, context.sessionId, now, reofferMs(services), room)) {
+      if (event.limit > handed.length) {
+        for (const notice of services.notices.offer(context.user.id, context.sessionId, now, reofferMs(services), event.limit - handed.length)) {
           const id = newServerTransactionId();
-          handed.push({ id, primitive: newMessagePrimitive(message, context.user.id) });
-          awaiting[id] = { primitive: 'NewMessage', messageId: message.messageId, sentAt: now };
+          const primitive = noticePrimitive(notice, context.version);
+          handed.push({ id, primitive });
+          awaiting[id] = { primitive: primitive.name, noticeSeq: notice.seq, sentAt: now };
+        }
+      }
+      if (event.limit > handed.length) {
+        for (const message of services.messages.offer(context.user.id, context.sessionId, now, reofferMs(services), event.limit - handed.length)) {
+          const id = newServerTransactionId();
+          const primitive = messageTransaction(message, context.user.id, context.capabilities);
+          handed.push({ id, primitive });
+          awaiting[id] = { primitive: primitive.name, messageId: message.messageId, sentAt: now };
         }
       }
       enqueue.assign({ outbox: context.outbox.slice(fromOutbox.length), awaiting });
@@ -243,9 +253,15 @@ export const sessionMachine = setup({
       const matched = event.transactionId ? context.awaiting[event.transactionId] : undefined;
       if (event.primitive.name === 'MessageDelivered') {
         const messageId = textOf(event.primitive, 'MessageID') ?? matched?.messageId;
-        if (messageId) services.messages.delivered(context.user.id, messageId);
+        if (messageId) acknowledgeMessage(services, context.user.id, messageId);
       } else if (event.primitive.name === 'Status' && matched) {
         const code = Number(textOf(child(event.primitive, 'Result'), 'Code'));
+        // Any answer ends a notice (a phone that cannot use a report would otherwise get it forever).
+        if (matched.noticeSeq !== undefined) services.notices.done(context.user.id, matched.noticeSeq);
+        // An announced message stays with this session until it is fetched, rejected or the session ends.
+        if (matched.primitive === 'MessageNotification' && code === 200 && matched.messageId) {
+          services.messages.hold(context.user.id, matched.messageId, context.sessionId);
+        }
         if (code !== 200) services.log.info({ session: context.sessionId, primitive: matched.primitive, code }, 'client refused a server transaction');
       } else if (!matched) {
         services.log.debug({ session: context.sessionId, transaction: event.transactionId }, 'response to no transaction of ours');
@@ -276,6 +292,7 @@ export const sessionMachine = setup({
     finish: ({ context, self }, params: { reason: string }) => {
       const { services } = context;
       services.messages.releaseSession(context.sessionId);
+      services.notices.releaseSession(context.sessionId);
       services.router.sessionEnded(self as SessionActor);
       services.log.info({ session: context.sessionId, user: context.user.id, reason: params.reason }, 'session ended');
     },
@@ -354,9 +371,12 @@ export type SessionSnapshot = SnapshotFrom<typeof sessionMachine>;
 export function hasQueued(snapshot: SessionSnapshot): boolean {
   if (snapshot.status !== 'active' || !snapshot.matches('active')) return false;
   const { context } = snapshot;
+  const { services, user } = context;
+  const now = services.now();
   return (
     context.outbox.length > 0 ||
-    context.services.messages.hasOfferable(context.user.id, context.services.now(), reofferMs(context.services))
+    services.notices.hasOfferable(user.id, now, reofferMs(services)) ||
+    services.messages.hasOfferable(user.id, now, reofferMs(services))
   );
 }
 

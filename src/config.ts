@@ -97,6 +97,10 @@ export const configSchema = z.strictObject({
       validityMax: positive.default(30 * 24 * 3600),
       /** An offered message not acknowledged within this time is offered again. */
       reofferAfter: positive.default(120),
+      /** Most messages waiting for one user; further senders get 507. */
+      maxQueuedPerUser: positive.default(1000),
+      /** How often expired messages are purged (and their senders told, when they asked). */
+      sweepInterval: positive.default(60),
     })
     .prefault({}),
   /** Failed-login throttling. */

@@ -6,6 +6,10 @@ import type { Services } from './services.ts';
 import { openDatabase } from './store/db.ts';
 import { AccountStore } from './store/accounts.ts';
 import { MessageStore } from './store/messages.ts';
+import { NoticeStore } from './store/notices.ts';
+import { AccessListStore } from './store/access-lists.ts';
+import { ClientProfileStore } from './store/client-profiles.ts';
+import { startHousekeeping } from './housekeeping.ts';
 import { PasswordVault } from './auth/password-vault.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { Authenticator } from './auth/authenticator.ts';
@@ -24,16 +28,31 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const vault = PasswordVault.open(config.dataDir);
   const accounts = new AccountStore(db);
   const messages = new MessageStore(db);
+  const notices = new NoticeStore(db);
   // No session survives a restart, so no offer can still be outstanding.
   messages.releaseAllOffers();
+  notices.releaseAllOffers();
   const auth = new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), config.autoRegister);
   const router = new Router(log);
-  const services: Services = { config, log, now: () => Date.now(), accounts, messages, auth, router };
+  const services: Services = {
+    config,
+    log,
+    now: () => Date.now(),
+    accounts,
+    messages,
+    notices,
+    accessLists: new AccessListStore(db),
+    profiles: new ClientProfileStore(db),
+    auth,
+    router,
+  };
+  const housekeeping = startHousekeeping(services);
 
   let http: HttpAdapter;
   try {
     http = await startHttpAdapter(services);
   } catch (err) {
+    housekeeping.stop();
     db.close();
     throw err;
   }
@@ -50,6 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     stop: () =>
       (stopping ??= (async () => {
         await http.close();
+        housekeeping.stop();
         router.endAll('server shutting down');
         db.close();
         log.info('stopped');

@@ -3,6 +3,9 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { AccountStore } from './store/accounts.ts';
 import type { MessageStore } from './store/messages.ts';
+import type { NoticeStore } from './store/notices.ts';
+import type { AccessListStore } from './store/access-lists.ts';
+import type { ClientProfileStore } from './store/client-profiles.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { Router } from './router.ts';
 
@@ -13,6 +16,9 @@ export interface Services {
   now(): number;
   accounts: AccountStore;
   messages: MessageStore;
+  notices: NoticeStore;
+  accessLists: AccessListStore;
+  profiles: ClientProfileStore;
   auth: Authenticator;
   router: Router;
 }

@@ -5,6 +5,8 @@
 //   user passwd USER [PASSWORD]   set a new password
 //   user del USER                 delete an account and the messages queued for it
 //   user list [DOMAIN]            list accounts
+//   queue list USER               messages waiting for a user
+//   queue purge USER              drop everything waiting for a user
 //
 // Options: --config FILE (the server's config; dataDir and domains come from it).
 import { parseArgs } from 'node:util';
@@ -13,6 +15,9 @@ import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { openDatabase } from '../store/db.ts';
 import { AccountStore } from '../store/accounts.ts';
 import { MessageStore } from '../store/messages.ts';
+import { NoticeStore } from '../store/notices.ts';
+import { AccessListStore } from '../store/access-lists.ts';
+import { ClientProfileStore } from '../store/client-profiles.ts';
 import { PasswordVault } from '../auth/password-vault.ts';
 import { parseUserId, wvAddress } from '../csp/address.ts';
 import { CspError } from '../csp/status.ts';
@@ -23,6 +28,8 @@ const USAGE = `Usage: npm run village -- [--config FILE] <command>
   user passwd USER [PASSWORD]   set a new password
   user del USER                 delete an account and the messages queued for it
   user list [DOMAIN]            list accounts
+  queue list USER               messages waiting for a user (id, sender, type, size, dates)
+  queue purge USER              drop every message and notice waiting for a user
 
 USER is "alice" (first configured domain), "alice@example.org" or "wv:alice@example.org".`;
 
@@ -60,11 +67,14 @@ async function run(argv: string[]): Promise<number> {
   }
   const config = loadConfig(values.config ? { file: values.config } : {});
   const [noun, verb, ...rest] = positionals;
-  if (noun !== 'user') throw new UsageError(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
+  if (noun !== 'user' && noun !== 'queue') throw new UsageError(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
 
   const db = openDatabase(config.dataDir);
   try {
     const accounts = new AccountStore(db);
+    const messages = new MessageStore(db);
+    const notices = new NoticeStore(db);
+    if (noun === 'queue') return queueCommand(config, verb, rest, accounts, messages, notices);
     const vault = PasswordVault.open(config.dataDir);
     switch (verb) {
       case 'add': {
@@ -86,9 +96,11 @@ async function run(argv: string[]): Promise<number> {
       }
       case 'del': {
         const user = userArg(config, rest[0], 'user del');
-        const queued = new MessageStore(db).countFor(user.id);
         if (!accounts.delete(user.id)) throw new UsageError(`user del: no user ${wvAddress(user.id)}`);
-        new MessageStore(db).forgetRecipient(user.id);
+        const queued = messages.forgetRecipient(user.id);
+        notices.forgetRecipient(user.id);
+        new AccessListStore(db).forgetOwner(user.id);
+        new ClientProfileStore(db).forget(user.id);
         process.stdout.write(`deleted ${wvAddress(user.id)} (${queued} queued message${queued === 1 ? '' : 's'} dropped)\n`);
         return 0;
       }
@@ -105,6 +117,32 @@ async function run(argv: string[]): Promise<number> {
     }
   } finally {
     db.close();
+  }
+}
+
+function queueCommand(config: Config, verb: string | undefined, rest: string[], accounts: AccountStore, messages: MessageStore, notices: NoticeStore): number {
+  switch (verb) {
+    case 'list': {
+      const user = userArg(config, rest[0], 'queue list');
+      if (!accounts.get(user.id)) throw new UsageError(`queue list: no user ${wvAddress(user.id)}`);
+      const waiting = messages.list(user.id, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      for (const m of waiting) {
+        const expires = m.expiresAt === undefined ? 'never' : new Date(m.expiresAt).toISOString();
+        process.stdout.write(`${m.messageId}\tfrom ${wvAddress(m.sender)}\t${m.contentType}\t${m.content.length} bytes\tsent ${new Date(m.createdAt).toISOString()}\texpires ${expires}\n`);
+      }
+      process.stderr.write(`${waiting.length} message${waiting.length === 1 ? '' : 's'} waiting for ${wvAddress(user.id)}\n`);
+      return 0;
+    }
+    case 'purge': {
+      const user = userArg(config, rest[0], 'queue purge');
+      if (!accounts.get(user.id)) throw new UsageError(`queue purge: no user ${wvAddress(user.id)}`);
+      const dropped = messages.forgetRecipient(user.id);
+      notices.forgetRecipient(user.id);
+      process.stdout.write(`dropped ${dropped} message${dropped === 1 ? '' : 's'} waiting for ${wvAddress(user.id)}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "queue ${verb ?? ''}"\n\n${USAGE}`);
   }
 }
 

@@ -9,11 +9,14 @@ export interface ClientCapabilities {
   /** Whether ClientCapability-Request (or a 1.3 login CapabilityList) has been processed. */
   negotiated: boolean;
   clientType?: string;
-  /** P: push (NewMessage); N: notify (MessageNotification + GetMessage). */
-  initialDeliveryMethod: 'P' | 'N';
+  /** P: push (NewMessage); N: notify (MessageNotification + GetMessage). InitialDeliveryMethod, then SetDeliveryMethod. */
+  deliveryMethod: 'P' | 'N';
   anyContent: boolean;
   acceptedContentTypes: string[];
-  acceptedContentLength?: number;
+  /** Largest content pushed whole; larger messages are only announced (MessageNotification). */
+  pushLimit?: number;
+  /** Largest content the client can take at all (AcceptedPullLength in 1.3, else AcceptedContentLength). */
+  maxLength?: number;
   /** How many transactions the client takes in one message. */
   multiTrans: number;
   parserSize?: number;
@@ -30,7 +33,7 @@ const MAX_MULTI_TRANS = 10;
 export function defaultCapabilities(serverPollMin: number): ClientCapabilities {
   return {
     negotiated: false,
-    initialDeliveryMethod: 'P',
+    deliveryMethod: 'P',
     anyContent: true,
     acceptedContentTypes: [],
     multiTrans: 1,
@@ -48,12 +51,14 @@ export function negotiate(list: CspElement | undefined, configuredPollMin: numbe
   caps.negotiated = true;
   if (!list) return caps;
   caps.clientType = textOf(list, 'ClientType')?.toUpperCase() || undefined;
-  if (textOf(list, 'InitialDeliveryMethod')?.toUpperCase() === 'N') caps.initialDeliveryMethod = 'N';
+  if (textOf(list, 'InitialDeliveryMethod')?.toUpperCase() === 'N') caps.deliveryMethod = 'N';
   caps.acceptedContentTypes = childrenNamed(list, 'AcceptedContentType')
     .map((e) => (e.children.length ? textOf(e, 'ContentType') : textOf(e)) ?? '')
     .filter(Boolean);
   caps.anyContent = boolOf(list, 'AnyContent', caps.acceptedContentTypes.length === 0);
-  caps.acceptedContentLength = intOf(list, 'AcceptedContentLength') ?? intOf(list, 'AcceptedPushLength');
+  const contentLength = intOf(list, 'AcceptedContentLength');
+  caps.pushLimit = intOf(list, 'AcceptedPushLength') ?? contentLength;
+  caps.maxLength = intOf(list, 'AcceptedPullLength') ?? contentLength;
   caps.multiTrans = Math.min(Math.max(intOf(list, 'MultiTrans') ?? 1, 1), MAX_MULTI_TRANS);
   caps.parserSize = intOf(list, 'ParserSize');
   const bearers = upper(childrenNamed(list, 'SupportedBearer'));
@@ -71,10 +76,10 @@ export function agreedCapabilityElement(version: CspVersion, caps: ClientCapabil
     // 1.1 has no AgreedCapabilityList: the server echoes the CapabilityList it accepts.
     return el('CapabilityList', [
       leaf('ClientType', caps.clientType ?? 'MOBILE_PHONE'),
-      leaf('InitialDeliveryMethod', caps.initialDeliveryMethod),
+      leaf('InitialDeliveryMethod', caps.deliveryMethod),
       caps.acceptedContentTypes.length ? undefined : leaf('AnyContent', caps.anyContent),
       ...caps.acceptedContentTypes.map((t) => leaf('AcceptedContentType', t)),
-      leaf('AcceptedContentLength', caps.acceptedContentLength ?? 65536),
+      leaf('AcceptedContentLength', caps.maxLength ?? 65536),
       ...bearers,
       leaf('MultiTrans', caps.multiTrans),
       leaf('ParserSize', caps.parserSize ?? 65536),
@@ -86,4 +91,14 @@ export function agreedCapabilityElement(version: CspVersion, caps: ClientCapabil
     leaf('ServerPollMin', caps.serverPollMin),
     version === '1.3' ? leaf('MultiTrans', caps.multiTrans) : undefined,
   ]);
+}
+
+/** Whether a client that negotiated these capabilities takes a content type. */
+export function acceptsContentType(profile: { anyContent: boolean; contentTypes: string[] }, contentType: string): boolean {
+  if (profile.anyContent || profile.contentTypes.length === 0) return true;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return profile.contentTypes.some((accepted) => {
+    const a = accepted.split(';')[0]!.trim().toLowerCase();
+    return a === type || a === '*/*' || (a.endsWith('/*') && type.startsWith(a.slice(0, -1)));
+  });
 }

@@ -1,121 +1,216 @@
-// One-to-one instant messages between local users (reference imps-csp.md §3.5).
+// Instant messages between local users (reference imps-csp.md §3.5, §3.7): sending to one or
+// many recipients, fetching (notify/get), listing, rejecting, forwarding, delivery method,
+// and acknowledgement with delivery reports.
 import type { CspElement } from '../csp/tree.ts';
 import { boolOf, child, childrenNamed, el, intOf, leaf, requireChild, requireText, textOf } from '../csp/tree.ts';
 import { result, status } from '../csp/envelope.ts';
-import { parseUserId, wvAddress } from '../csp/address.ts';
+import { parseUserId } from '../csp/address.ts';
 import { CspError, statusText } from '../csp/status.ts';
-import { formatDateTime } from '../csp/datetime.ts';
 import { newMessageId } from '../ids.ts';
 import type { StoredMessage } from '../store/messages.ts';
-import type { PrimitiveHandler } from './types.ts';
+import type { Services } from '../services.ts';
+import type { PrimitiveHandler, SessionView } from './types.ts';
+import { acceptsContentType } from './capabilities.ts';
+import { refusesSender } from './block-lists.ts';
+import { acknowledgeMessage, contentData, messageInfo, reportOutcome } from './delivery.ts';
+
+/** Most MessageInfo entries one GetMessageList-Response carries. */
+const MAX_LISTED = 100;
 
 interface RecipientFailure {
   code: number;
+  /** The element to name in the DetailedResult (UserID, GroupID, ScreenName, ContactList). */
   entity: CspElement;
 }
 
-/** Decode ContentData as the sender encoded it. */
-function readContent(request: CspElement, info: CspElement): { bytes: Buffer; binary: boolean } {
+interface Content {
+  contentType: string;
+  bytes: Buffer;
+  binary: boolean;
+}
+
+/** Read MessageInfo + ContentData as the sender encoded them. */
+function readContent(request: CspElement, info: CspElement): Content {
+  const contentType = textOf(info, 'ContentType') || 'text/plain'; // missing means text (reference §12 item 16)
   const data = child(request, 'ContentData')?.text ?? '';
   const encoding = textOf(info, 'ContentEncoding')?.toUpperCase();
+  const declared = intOf(info, 'ContentSize');
   if (encoding === 'BASE64') {
     const cleaned = data.replace(/\s+/g, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(cleaned) || cleaned.length % 4 === 1) throw new CspError(402, 'ContentData is not valid BASE64');
-    return { bytes: Buffer.from(cleaned, 'base64'), binary: true };
+    const bytes = Buffer.from(cleaned, 'base64');
+    // Binary content that does not match its declared size was cut or corrupted on the way.
+    if (declared !== undefined && declared !== bytes.length) {
+      throw new CspError(402, `ContentSize says ${declared} bytes but ContentData decodes to ${bytes.length}`);
+    }
+    return { contentType, bytes, binary: true };
   }
-  return { bytes: Buffer.from(data, 'utf8'), binary: false };
+  // Text: the size is recomputed, never trusted. Real Android captures declare ContentSize 5
+  // for a 14-byte text, so a mismatch is not an error here.
+  return { contentType, bytes: Buffer.from(data, 'utf8'), binary: false };
 }
 
-export const sendMessage: PrimitiveHandler = (request, session, services) => {
+/**
+ * Decide, recipient by recipient, who can be given a message from `sender`. Unknown users 531,
+ * other domains 516, blocked 532, full queues 507, content they cannot take 415 / 432.
+ */
+function resolveRecipients(services: Services, sender: string, recipientEl: CspElement, content: Content): { accepted: string[]; failures: RecipientFailure[] } {
   const { config } = services;
-  const info = requireChild(request, 'MessageInfo');
-  const recipientEl = requireChild(info, 'Recipient');
-  const contentType = textOf(info, 'ContentType') || 'text/plain'; // missing means text (§12 item 16)
-  const { bytes, binary } = readContent(request, info);
-
   const accepted: string[] = [];
   const failures: RecipientFailure[] = [];
   for (const user of childrenNamed(recipientEl, 'User')) {
     const raw = requireText(user, 'UserID');
     const entity = leaf('UserID', raw)!;
-    let address;
+    let id: string;
     try {
-      address = parseUserId(raw, config.domains[0]!);
+      const address = parseUserId(raw, config.domains[0]!);
+      if (!config.domains.includes(address.domain)) {
+        failures.push({ code: 516, entity });
+        continue;
+      }
+      id = address.id;
     } catch {
       failures.push({ code: 531, entity });
       continue;
     }
-    if (!config.domains.includes(address.domain)) failures.push({ code: 516, entity });
-    else if (!services.accounts.get(address.id)) failures.push({ code: 531, entity });
-    else if (!accepted.includes(address.id)) accepted.push(address.id);
+    if (accepted.includes(id)) continue;
+    const code = refusal(services, sender, id, content);
+    if (code) failures.push({ code, entity });
+    else accepted.push(id);
   }
   // Groups and contact lists as recipients arrive with the groups and presence features.
   for (const group of childrenNamed(recipientEl, 'Group')) {
     failures.push({ code: 800, entity: child(group, 'GroupID') ?? child(group, 'ScreenName') ?? group });
   }
   for (const list of childrenNamed(recipientEl, 'ContactList')) failures.push({ code: 700, entity: list });
-  if (accepted.length === 0 && failures.length === 0) throw new CspError(402, 'Recipient names nobody');
+  return { accepted, failures };
+}
 
-  let messageId: string | undefined;
-  if (accepted.length) {
-    messageId = newMessageId();
-    const now = services.now();
-    const validity = intOf(info, 'Validity') ?? config.messages.validityDefault;
-    services.messages.enqueue(
-      {
-        messageId,
-        sender: session.user.id,
-        contentType,
-        content: bytes,
-        binary,
-        createdAt: now,
-        expiresAt: now + Math.min(validity, config.messages.validityMax) * 1000,
-        deliveryReport: boolOf(request, 'DeliveryReport', false),
-        addressedTo: accepted,
-      },
-      accepted,
-    );
-    services.log.info({ session: session.sessionId, messageId, recipients: accepted.length, bytes: bytes.length }, 'message stored');
-  }
-  return { response: el('SendMessage-Response', [sendResult(accepted.length, failures), leaf('MessageID', messageId)]) };
-};
+/** Why a local user cannot be given this message (a CSP code), or undefined when they can. */
+function refusal(services: Services, sender: string, recipient: string, content: Content): number | undefined {
+  if (!services.accounts.get(recipient)) return 531;
+  if (refusesSender(services, recipient, sender)) return 532;
+  if (services.messages.countFor(recipient) >= services.config.messages.maxQueuedPerUser) return 507;
+  const profile = services.profiles.get(recipient);
+  if (profile && !acceptsContentType(profile, content.contentType)) return 415;
+  if (profile?.maxLength !== undefined && content.bytes.length > profile.maxLength) return 432;
+  return undefined;
+}
 
 /** 200; or 201 with per-recipient details; or, when nobody could be reached, the failure itself. */
-function sendResult(acceptedCount: number, failures: RecipientFailure[]): CspElement {
+function deliveryResult(acceptedCount: number, failures: RecipientFailure[]): CspElement {
   if (failures.length === 0) return result(200);
   const byCode = new Map<number, CspElement[]>();
   for (const f of failures) byCode.set(f.code, [...(byCode.get(f.code) ?? []), f.entity]);
-  const details = [...byCode].map(([code, entities]) =>
-    el('DetailedResult', [leaf('Code', code), leaf('Description', statusText(code)), ...entities]),
-  );
+  const details = [...byCode].map(([code, entities]) => el('DetailedResult', [leaf('Code', code), leaf('Description', statusText(code)), ...entities]));
   if (acceptedCount > 0) return result(201, undefined, details);
-  if (byCode.size === 1) {
-    const code = failures[0]!.code;
-    return result(code, undefined, details);
-  }
+  if (byCode.size === 1) return result(failures[0]!.code, undefined, details);
   return result(900, 'Multiple errors', details);
 }
 
-/** MessageDelivered sent as a new request (after GetMessage, or by lenient clients). */
-export const messageDelivered: PrimitiveHandler = (request, session, services) => {
-  const messageId = requireText(request, 'MessageID');
-  const found = services.messages.delivered(session.user.id, messageId);
-  return { response: found ? status(200) : status(426, `No message ${messageId} waits for you`) };
+/** Store a message for the accepted recipients (fsynced before this returns). */
+function store(services: Services, sender: string, content: Content, accepted: string[], validitySeconds: number | undefined, deliveryReport: boolean): string {
+  const messageId = newMessageId();
+  const now = services.now();
+  const validity = Math.min(validitySeconds ?? services.config.messages.validityDefault, services.config.messages.validityMax);
+  services.messages.enqueue(
+    {
+      messageId,
+      sender,
+      contentType: content.contentType,
+      content: content.bytes,
+      binary: content.binary,
+      createdAt: now,
+      expiresAt: now + validity * 1000,
+      deliveryReport,
+      addressedTo: accepted,
+    },
+    accepted,
+  );
+  services.log.info({ sender, messageId, recipients: accepted.length, bytes: content.bytes.length, contentType: content.contentType }, 'message stored');
+  return messageId;
+}
+
+export const sendMessage: PrimitiveHandler = (request, session, services) => {
+  const info = requireChild(request, 'MessageInfo');
+  const recipientEl = requireChild(info, 'Recipient');
+  const content = readContent(request, info);
+  const { accepted, failures } = resolveRecipients(services, session.user.id, recipientEl, content);
+  if (accepted.length === 0 && failures.length === 0) throw new CspError(402, 'Recipient names nobody');
+  const messageId = accepted.length
+    ? store(services, session.user.id, content, accepted, intOf(info, 'Validity'), boolOf(request, 'DeliveryReport', false))
+    : undefined;
+  return { response: el('SendMessage-Response', [deliveryResult(accepted.length, failures), leaf('MessageID', messageId)]) };
 };
 
-/** The NewMessage a recipient's session receives for a stored message. */
-export function newMessagePrimitive(message: StoredMessage, recipient: string): CspElement {
-  const content = message.binary ? message.content.toString('base64') : message.content.toString('utf8');
-  return el('NewMessage', [
-    el('MessageInfo', [
-      leaf('MessageID', message.messageId),
-      leaf('ContentType', message.contentType),
-      message.binary ? leaf('ContentEncoding', 'BASE64') : undefined,
-      leaf('ContentSize', message.content.length),
-      el('Recipient', (message.addressedTo.length ? message.addressedTo : [recipient]).map((id) => el('User', [leaf('UserID', wvAddress(id))]))),
-      el('Sender', [el('User', [leaf('UserID', wvAddress(message.sender))])]),
-      leaf('DateTime', formatDateTime(message.createdAt)),
-    ]),
-    leaf('ContentData', content),
-  ]);
+/** MessageDelivered sent as a request (after GetMessage, or by lenient clients). */
+export const messageDelivered: PrimitiveHandler = (request, session, services) => {
+  const messageId = requireText(request, 'MessageID');
+  return { response: acknowledgeMessage(services, session.user.id, messageId) ? status(200) : status(426, `No message ${messageId} waits for you`) };
+};
+
+function findOwn(services: Services, session: SessionView, messageId: string): StoredMessage {
+  const message = services.messages.find(session.user.id, messageId);
+  if (!message || (message.expiresAt !== undefined && message.expiresAt <= services.now())) {
+    throw new CspError(426, `No message ${messageId} waits for you`);
+  }
+  return message;
 }
+
+export const getMessage: PrimitiveHandler = (request, session, services) => {
+  const message = findOwn(services, session, requireText(request, 'MessageID'));
+  return { response: el('GetMessage-Response', [messageInfo(message, session.user.id), contentData(message)]) };
+};
+
+export const getMessageList: PrimitiveHandler = (request, session, services) => {
+  if (child(request, 'GroupID')) throw new CspError(800, 'Group does not exist');
+  const wanted = Math.min(intOf(request, 'MessageCount') ?? MAX_LISTED, MAX_LISTED);
+  const messages = services.messages.list(session.user.id, services.now(), wanted);
+  const infos = messages.map((m) => messageInfo(m, session.user.id));
+  if (session.version === '1.3') {
+    return {
+      response: el('GetMessageList-Response', [
+        infos.length ? el('MessageInfoList', infos) : undefined,
+        leaf('MessageTotalCount', services.messages.countFor(session.user.id)),
+      ]),
+    };
+  }
+  return { response: el('GetMessageList-Response', infos) };
+};
+
+export const rejectMessage: PrimitiveHandler = (request, session, services) => {
+  const ids = childrenNamed(request, 'MessageID').map((e) => textOf(e) ?? '');
+  if (ids.length === 0) throw new CspError(402, 'RejectMessage-Request needs MessageID');
+  const unknown: CspElement[] = [];
+  for (const id of ids) {
+    const message = services.messages.remove(session.user.id, id);
+    if (message) reportOutcome(services, message, session.user.id, 'rejected');
+    else unknown.push(leaf('MessageID', id)!);
+  }
+  if (unknown.length === 0) return { response: status(200) };
+  const details = [el('DetailedResult', [leaf('Code', 426), leaf('Description', statusText(426)), ...unknown])];
+  return { response: el('Status', [result(unknown.length === ids.length ? 426 : 201, undefined, details)]) };
+};
+
+export const forwardMessage: PrimitiveHandler = (request, session, services) => {
+  const original = findOwn(services, session, requireText(request, 'MessageID'));
+  const recipientEl = requireChild(request, 'Recipient');
+  const content: Content = { contentType: original.contentType, bytes: original.content, binary: original.binary };
+  const { accepted, failures } = resolveRecipients(services, session.user.id, recipientEl, content);
+  if (accepted.length === 0 && failures.length === 0) throw new CspError(402, 'Recipient names nobody');
+  const messageId = accepted.length ? store(services, session.user.id, content, accepted, undefined, false) : undefined;
+  const outcome = deliveryResult(accepted.length, failures);
+  // 1.3 answers with the new message's id; earlier versions with a Status.
+  if (session.version === '1.3' && messageId && failures.length === 0) return { response: el('ForwardMessage-Response', [leaf('MessageID', messageId)]) };
+  return { response: el('Status', [outcome]) };
+};
+
+export const setDeliveryMethod: PrimitiveHandler = (request, session) => {
+  if (child(request, 'GroupID')) throw new CspError(800, 'Group does not exist');
+  const method = requireText(request, 'DeliveryMethod').toUpperCase();
+  if (method !== 'P' && method !== 'N') throw new CspError(402, `DeliveryMethod must be P or N, not "${method}"`);
+  const pushLimit = intOf(request, 'AcceptedContentLength') ?? session.capabilities.pushLimit;
+  const capabilities = { ...session.capabilities, deliveryMethod: method as 'P' | 'N' };
+  if (pushLimit !== undefined) capabilities.pushLimit = pushLimit;
+  return { response: status(200), update: { capabilities } };
+};

@@ -6,8 +6,18 @@ import { result } from '../csp/envelope.ts';
 import type { CspVersion } from '../csp/versions.ts';
 import type { Config } from '../config.ts';
 import type { PrimitiveHandler } from './types.ts';
-import { agreedCapabilityElement, negotiate } from './capabilities.ts';
+import { agreedCapabilityElement, negotiate, type ClientCapabilities } from './capabilities.ts';
+import type { Services } from '../services.ts';
 import { agree, allImplemented, functionTree, requestedFunctions } from './service-tree.ts';
+
+/** Keep what the phone takes, so messages sent while it is offline can be checked against it. */
+export function rememberProfile(services: Services, userId: string, capabilities: ClientCapabilities): void {
+  services.profiles.save(
+    userId,
+    { anyContent: capabilities.anyContent, contentTypes: capabilities.acceptedContentTypes, ...(capabilities.maxLength !== undefined ? { maxLength: capabilities.maxLength } : {}) },
+    services.now(),
+  );
+}
 
 /** KeepAliveTime granted for a requested TimeToLive, within the configured bounds. */
 export function grantKeepAlive(config: Config, timeToLive: number | undefined): number {
@@ -17,6 +27,7 @@ export function grantKeepAlive(config: Config, timeToLive: number | undefined): 
 
 export const clientCapability: PrimitiveHandler = (request, session, services) => {
   const capabilities = negotiate(child(request, 'CapabilityList'), services.config.session.serverPollMin);
+  rememberProfile(services, session.user.id, capabilities);
   const agreed = agreedCapabilityElement(session.version, capabilities);
   const response =
     session.version === '1.1'

@@ -13,7 +13,21 @@ export const FEATURES: readonly Feature[] = ['FundamentalFeat', 'PresenceFeat', 
 const ALL_MARKERS = new Set(['MF', 'MP', 'MM', 'MG']);
 
 /** Function codes Village really implements. Add a code here when its primitives work. */
-export const IMPLEMENTED_FUNCTIONS: ReadonlySet<string> = new Set(['GETSPI', 'NEWM']);
+export const IMPLEMENTED_FUNCTIONS: ReadonlySet<string> = new Set([
+  'GETSPI',
+  // IMFeat: delivery reports, forwarding, delivery method, message list, get, reject,
+  // notification and push delivery, block lists.
+  'MDELIV',
+  'FWMSG',
+  'SETD',
+  'GETLM',
+  'GETM',
+  'REJCM',
+  'NOTIF',
+  'NEWM',
+  'GLBLU',
+  'BLENT',
+]);
 
 export interface AgreedFunctions {
   features: Set<Feature>;

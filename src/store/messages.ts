@@ -1,7 +1,8 @@
 // The message store: each message once, one delivery row per recipient still owed it.
-// A delivery is "offered" to one session when sent in a NewMessage and deleted when the
-// recipient acknowledges it (MessageDelivered). Unacknowledged offers fall back to the queue
-// when their session ends, after a re-offer interval, and at every start-up.
+// A delivery is "offered" to one session when sent in a NewMessage (or announced in a
+// MessageNotification) and deleted when the recipient acknowledges it (MessageDelivered),
+// rejects it, or it expires. Unacknowledged offers fall back to the queue when their session
+// ends, after a re-offer interval, and at every start-up.
 import type { Db } from './db.ts';
 import { durably } from './db.ts';
 
@@ -22,6 +23,15 @@ export interface StoredMessage extends NewMessageRecord {
   /** Queue position of this recipient's copy. */
   seq: number;
 }
+
+/** A recipient's copy that was removed (delivered, rejected, expired), with its message. */
+export interface RemovedDelivery {
+  recipient: string;
+  message: StoredMessage;
+}
+
+/** Offered-at value meaning "held by its session until the session ends" (announced, not re-offered). */
+const HELD = Number.MAX_SAFE_INTEGER;
 
 interface Row {
   seq: number;
@@ -66,6 +76,12 @@ export class MessageStore {
   private readonly releaseBySession;
   private readonly releaseAll;
   private readonly countByRecipient;
+  private readonly selectOne;
+  private readonly selectList;
+  private readonly selectExpired;
+  private readonly holdOne;
+  private readonly deleteForRecipient;
+  private readonly deleteUnowed;
 
   constructor(private readonly db: Db) {
     this.insertMessage = db.prepare(
@@ -88,6 +104,20 @@ export class MessageStore {
     this.releaseBySession = db.prepare('UPDATE deliveries SET offered_session = NULL, offered_at = NULL WHERE offered_session = ?');
     this.releaseAll = db.prepare('UPDATE deliveries SET offered_session = NULL, offered_at = NULL WHERE offered_session IS NOT NULL');
     this.countByRecipient = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM deliveries WHERE recipient = ?');
+    this.selectOne = db.prepare<[string, string], Row>(
+      'SELECT d.seq, m.* FROM deliveries d JOIN messages m ON m.message_id = d.message_id WHERE d.recipient = ? AND d.message_id = ?',
+    );
+    this.selectList = db.prepare<{ recipient: string; now: number; limit: number }, Row>(
+      `SELECT d.seq, m.* FROM deliveries d JOIN messages m ON m.message_id = d.message_id
+       WHERE d.recipient = :recipient AND (m.expires_at IS NULL OR m.expires_at > :now) ORDER BY d.seq LIMIT :limit`,
+    );
+    this.selectExpired = db.prepare<{ now: number; limit: number }, Row & { recipient: string }>(
+      `SELECT d.seq, d.recipient, m.* FROM messages m JOIN deliveries d ON d.message_id = m.message_id
+       WHERE m.expires_at IS NOT NULL AND m.expires_at <= :now ORDER BY m.expires_at LIMIT :limit`,
+    );
+    this.deleteForRecipient = db.prepare('DELETE FROM deliveries WHERE recipient = ?');
+    this.deleteUnowed = db.prepare('DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.message_id)');
+    this.holdOne = db.prepare('UPDATE deliveries SET offered_at = ? WHERE recipient = ? AND message_id = ? AND offered_session = ?');
   }
 
   /** Store a message for its recipients in one transaction, on disk (fsynced) when this returns. */
@@ -121,14 +151,50 @@ export class MessageStore {
     return this.existsOfferable.get({ recipient, reofferBefore: now - reofferAfterMs, now })!.found === 1;
   }
 
-  /** The recipient acknowledged a message: forget its copy (and the message once nobody is owed it). */
-  delivered(recipient: string, messageId: string): boolean {
+  /** A recipient's copy of a message, if it is still owed to them. */
+  find(recipient: string, messageId: string): StoredMessage | undefined {
+    const row = this.selectOne.get(recipient, messageId);
+    return row && toMessage(row);
+  }
+
+  /** What waits for a recipient, oldest first (expired messages excluded). */
+  list(recipient: string, now: number, limit: number): StoredMessage[] {
+    return this.selectList.all({ recipient, now, limit }).map(toMessage);
+  }
+
+  /**
+   * Remove a recipient's copy (delivered or rejected), and the message once nobody is owed
+   * it. Returns the message as it was, or undefined when the recipient had no such copy.
+   */
+  remove(recipient: string, messageId: string): StoredMessage | undefined {
     return this.db.transaction(() => {
-      const removed = this.deleteDelivery.run(recipient, messageId).changes === 1;
-      if (removed) this.deleteOrphan.run(messageId, messageId);
-      return removed;
+      const row = this.selectOne.get(recipient, messageId);
+      if (!row) return undefined;
+      this.deleteDelivery.run(recipient, messageId);
+      this.deleteOrphan.run(messageId, messageId);
+      return toMessage(row);
     })();
   }
+
+  /** An announced message (MessageNotification) stays with its session until fetched or the session ends. */
+  hold(recipient: string, messageId: string, sessionId: string): void {
+    this.holdOne.run(HELD, recipient, messageId, sessionId);
+  }
+
+  /** Remove up to `limit` expired copies; returns them so senders can be told. */
+  takeExpired(now: number, limit: number): RemovedDelivery[] {
+    return this.db.transaction(() => {
+      const rows = this.selectExpired.all({ now, limit });
+      const touched = new Set<string>();
+      for (const r of rows) {
+        this.deleteDelivery.run(r.recipient, r.message_id);
+        touched.add(r.message_id);
+      }
+      for (const id of touched) this.deleteOrphan.run(id, id);
+      return rows.map((r) => ({ recipient: r.recipient, message: toMessage(r) }));
+    })();
+  }
+
 
   /** A session ended: what it was offered and did not acknowledge goes back to the queue. */
   releaseSession(sessionId: string): void {
@@ -141,10 +207,11 @@ export class MessageStore {
   }
 
   /** Drop every copy owed to a recipient (their account is gone), and messages nobody is owed. */
-  forgetRecipient(recipient: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM deliveries WHERE recipient = ?').run(recipient);
-      this.db.prepare('DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.message_id)').run();
+  forgetRecipient(recipient: string): number {
+    return this.db.transaction(() => {
+      const dropped = this.deleteForRecipient.run(recipient).changes;
+      this.deleteUnowed.run();
+      return dropped;
     })();
   }
 

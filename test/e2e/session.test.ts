@@ -113,8 +113,9 @@ describe('sessions', () => {
         const body = [version === '1.1' ? p.clientIdElement() : undefined, el('Functions', [el('WVCSPFeat', features)]), leaf('AllFunctionsRequest', true)];
         const { primitive } = await p.request(el('Service-Request', body));
         assert.equal(primitive.name, 'Service-Response');
-        assert.deepEqual(functionCodes(child(primitive, 'Functions')), ['GETSPI', 'NEWM']);
-        assert.deepEqual(functionCodes(child(primitive, 'AllFunctions')), ['GETSPI', 'NEWM']);
+        const implemented = ['BLENT', 'FWMSG', 'GETLM', 'GETM', 'GETSPI', 'GLBLU', 'MDELIV', 'NEWM', 'NOTIF', 'REJCM', 'SETD'];
+        assert.deepEqual(functionCodes(child(primitive, 'Functions')), implemented);
+        assert.deepEqual(functionCodes(child(primitive, 'AllFunctions')), implemented);
       });
 
       test('Service-Request for one function: only that is agreed, and unagreed primitives get 506', async () => {

@@ -10,6 +10,9 @@ import type { Services } from '../../src/services.ts';
 import { openDatabase } from '../../src/store/db.ts';
 import { AccountStore } from '../../src/store/accounts.ts';
 import { MessageStore } from '../../src/store/messages.ts';
+import { NoticeStore } from '../../src/store/notices.ts';
+import { AccessListStore } from '../../src/store/access-lists.ts';
+import { ClientProfileStore } from '../../src/store/client-profiles.ts';
 import { PasswordVault } from '../../src/auth/password-vault.ts';
 import { LoginThrottle } from '../../src/auth/login-throttle.ts';
 import { Authenticator } from '../../src/auth/authenticator.ts';
@@ -40,6 +43,9 @@ export function makeServices(configText = ''): TestServices {
     now: () => now,
     accounts,
     messages: new MessageStore(db),
+    notices: new NoticeStore(db),
+    accessLists: new AccessListStore(db),
+    profiles: new ClientProfileStore(db),
     auth: new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), config.autoRegister),
     router: new Router(log, clock),
   };

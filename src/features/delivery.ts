@@ -1,0 +1,119 @@
+// How stored messages and notices become server-originated transactions for one session:
+// NewMessage (push) or MessageNotification (notify/get), DeliveryReport-Request for senders,
+// each rendered for the session's CSP version. Also what a recipient's answer does to the
+// store (acknowledge, reject) and the delivery reports it owes the sender.
+import type { CspElement } from '../csp/tree.ts';
+import { el, leaf } from '../csp/tree.ts';
+import { result } from '../csp/envelope.ts';
+import { wvAddress } from '../csp/address.ts';
+import { formatDateTime } from '../csp/datetime.ts';
+import type { CspVersion } from '../csp/versions.ts';
+import type { StoredMessage } from '../store/messages.ts';
+import type { Notice } from '../store/notices.ts';
+import type { Services } from '../services.ts';
+import type { ClientCapabilities } from './capabilities.ts';
+
+/** The MessageInfo every recipient sees for a stored message. */
+export function messageInfo(message: StoredMessage | Pick<StoredMessage, 'messageId' | 'contentType' | 'binary' | 'content' | 'addressedTo' | 'sender' | 'createdAt'>, recipient: string): CspElement {
+  return el('MessageInfo', [
+    leaf('MessageID', message.messageId),
+    leaf('ContentType', message.contentType),
+    message.binary ? leaf('ContentEncoding', 'BASE64') : undefined,
+    leaf('ContentSize', message.content.length),
+    el('Recipient', (message.addressedTo.length ? message.addressedTo : [recipient]).map((id) => el('User', [leaf('UserID', wvAddress(id))]))),
+    el('Sender', [el('User', [leaf('UserID', wvAddress(message.sender))])]),
+    leaf('DateTime', formatDateTime(message.createdAt)),
+  ]);
+}
+
+/** ContentData as XML-family encodings carry it: text as is, binary as BASE64. */
+export function contentData(message: Pick<StoredMessage, 'binary' | 'content'>): CspElement {
+  return leaf('ContentData', message.binary ? message.content.toString('base64') : message.content.toString('utf8'))!;
+}
+
+/** Whether this session takes the message whole (push) or is only told about it (notify). */
+export function deliversByNotification(message: StoredMessage, capabilities: ClientCapabilities): boolean {
+  if (capabilities.deliveryMethod === 'N') return true;
+  return capabilities.pushLimit !== undefined && message.content.length > capabilities.pushLimit;
+}
+
+/** The primitive a session receives for a stored message. */
+export function messageTransaction(message: StoredMessage, recipient: string, capabilities: ClientCapabilities): CspElement {
+  if (deliversByNotification(message, capabilities)) return el('MessageNotification', [messageInfo(message, recipient)]);
+  return el('NewMessage', [messageInfo(message, recipient), contentData(message)]);
+}
+
+// ── Delivery reports ──────────────────────────────────────────────────────────────────────
+
+/** What a DeliveryReport-Request needs, kept in a notice until the sender's phone takes it. */
+interface DeliveryReportPayload {
+  messageId: string;
+  sender: string;
+  recipient: string;
+  code: number;
+  description: string;
+  at: number;
+  contentType: string;
+  contentSize: number;
+  createdAt: number;
+}
+
+export const DELIVERY_REPORT = 'DeliveryReport';
+
+const OUTCOMES = {
+  delivered: { code: 200, description: 'Message delivered' },
+  rejected: { code: 538, description: 'Message has been rejected' },
+  expired: { code: 542, description: 'Message has expired' },
+} as const;
+
+export type Outcome = keyof typeof OUTCOMES;
+
+/** Tell the sender what became of their message for one recipient, if they asked to know. */
+export function reportOutcome(services: Services, message: StoredMessage, recipient: string, outcome: Outcome): void {
+  if (!message.deliveryReport) return;
+  const now = services.now();
+  const payload: DeliveryReportPayload = {
+    messageId: message.messageId,
+    sender: message.sender,
+    recipient,
+    ...OUTCOMES[outcome],
+    at: now,
+    contentType: message.contentType,
+    contentSize: message.content.length,
+    createdAt: message.createdAt,
+  };
+  services.notices.add(message.sender, DELIVERY_REPORT, payload, now, now + services.config.messages.validityDefault * 1000);
+  services.log.info({ messageId: message.messageId, to: message.sender, outcome }, 'delivery report queued');
+}
+
+function deliveryReportPrimitive(p: DeliveryReportPayload, version: CspVersion): CspElement {
+  return el('DeliveryReport-Request', [
+    result(p.code, p.description),
+    version === '1.1' ? undefined : leaf('DeliveryTime', formatDateTime(p.at)),
+    el('MessageInfo', [
+      leaf('MessageID', p.messageId),
+      leaf('ContentType', p.contentType),
+      leaf('ContentSize', p.contentSize),
+      el('Recipient', [el('User', [leaf('UserID', wvAddress(p.recipient))])]),
+      el('Sender', [el('User', [leaf('UserID', wvAddress(p.sender))])]),
+      leaf('DateTime', formatDateTime(p.createdAt)),
+    ]),
+  ]);
+}
+
+/** Render a stored notice for a session's version. */
+export function noticePrimitive(notice: Notice, version: CspVersion): CspElement {
+  switch (notice.kind) {
+    case DELIVERY_REPORT:
+      return deliveryReportPrimitive(notice.payload as DeliveryReportPayload, version);
+    default:
+      throw new Error(`no renderer for notice kind ${notice.kind}`);
+  }
+}
+
+/** The recipient confirmed a message (MessageDelivered): forget their copy, report to the sender. */
+export function acknowledgeMessage(services: Services, recipient: string, messageId: string): boolean {
+  const message = services.messages.remove(recipient, messageId);
+  if (message) reportOutcome(services, message, recipient, 'delivered');
+  return message !== undefined;
+}
