@@ -188,8 +188,10 @@ export const rejectMessage: PrimitiveHandler = (request, session, services) => {
     else unknown.push(leaf('MessageID', id)!);
   }
   if (unknown.length === 0) return { response: status(200) };
-  const details = [el('DetailedResult', [leaf('Code', 426), leaf('Description', statusText(426)), ...unknown])];
-  return { response: el('Status', [result(unknown.length === ids.length ? 426 : 201, undefined, details)]) };
+  // DetailedResult names MessageIDs from 1.2 on; a 1.1 phone gets them in the Description.
+  const description = `No such message: ${unknown.map((u) => u.text).join(', ')}`;
+  const details = session.version === '1.1' ? [] : [el('DetailedResult', [leaf('Code', 426), leaf('Description', statusText(426)), ...unknown])];
+  return { response: el('Status', [result(unknown.length === ids.length ? 426 : 201, description, details)]) };
 };
 
 export const forwardMessage: PrimitiveHandler = (request, session, services) => {

@@ -60,6 +60,37 @@ export function detailedResults(primitive: CspElement): { code: number; userIds:
   }));
 }
 
+export interface SendOptions {
+  to: string | string[];
+  /** Text content (sent as is). */
+  text?: string;
+  /** Binary content (sent as BASE64 with ContentEncoding BASE64). */
+  bytes?: Buffer;
+  contentType?: string;
+  /** Declared ContentSize; defaults to the true size. */
+  contentSize?: number;
+  deliveryReport?: boolean;
+  /** Seconds. */
+  validity?: number;
+}
+
+export function sendMessageRequest(o: SendOptions): CspElement {
+  const recipients = (Array.isArray(o.to) ? o.to : [o.to]).map((u) => el('User', [leaf('UserID', u)]));
+  const size = o.bytes ? o.bytes.length : Buffer.byteLength(o.text ?? '', 'utf8');
+  return el('SendMessage-Request', [
+    leaf('DeliveryReport', o.deliveryReport ?? false),
+    el('MessageInfo', [
+      leaf('ContentType', o.contentType ?? 'text/plain'),
+      o.bytes ? leaf('ContentEncoding', 'BASE64') : undefined,
+      leaf('ContentSize', o.contentSize ?? size),
+      el('Recipient', recipients),
+      el('Sender', [el('User', [leaf('UserID', 'wv:ignored-by-server')])]),
+      leaf('Validity', o.validity),
+    ]),
+    leaf('ContentData', o.bytes ? o.bytes.toString('base64') : (o.text ?? '')),
+  ]);
+}
+
 export class Phone {
   readonly version: CspVersion;
   readonly encoding: Encoding;
@@ -183,19 +214,13 @@ export class Phone {
     return { transactions, poll: exchange.message?.poll ?? false, exchange };
   }
 
-  async sendText(to: string | string[], text: string, extra: { deliveryReport?: boolean } = {}): Promise<CspElement> {
-    const recipients = (Array.isArray(to) ? to : [to]).map((u) => el('User', [leaf('UserID', u)]));
-    const primitive = el('SendMessage-Request', [
-      leaf('DeliveryReport', extra.deliveryReport ?? false),
-      el('MessageInfo', [
-        leaf('ContentType', 'text/plain'),
-        leaf('ContentSize', Buffer.byteLength(text, 'utf8')),
-        el('Recipient', recipients),
-        el('Sender', [el('User', [leaf('UserID', 'wv:ignored-by-server')])]),
-      ]),
-      leaf('ContentData', text),
-    ]);
-    return (await this.request(primitive)).primitive;
+  async sendText(to: string | string[], text: string, extra: { deliveryReport?: boolean; validity?: number } = {}): Promise<CspElement> {
+    return this.sendMessage({ to, text, ...extra });
+  }
+
+  /** SendMessage-Request with any content: text, or bytes sent as BASE64. */
+  async sendMessage(options: SendOptions): Promise<CspElement> {
+    return (await this.request(sendMessageRequest(options))).primitive;
   }
 
   /** Acknowledge a NewMessage the way handsets do: MessageDelivered in Response mode. */
@@ -204,11 +229,12 @@ export class Phone {
   }
 
   /**
-   * Poll and acknowledge until nothing is left; returns each NewMessage's sender and text.
-   * Follows piggy-backed transactions in acknowledgement answers as a handset would.
+   * Behave like a handset until nothing is left: poll, acknowledge each NewMessage with
+   * MessageDelivered, answer every other server request with Status 200, and follow the
+   * transactions piggy-backed on those answers. Returns every server request received.
    */
-  async receiveAll(maxRounds = 1000): Promise<{ sender: string; text: string; messageId: string }[]> {
-    const got: { sender: string; text: string; messageId: string }[] = [];
+  async drain(maxRounds = 100_000): Promise<CspElement[]> {
+    const got: CspElement[] = [];
     let { transactions, poll } = await this.poll();
     for (let round = 0; round < maxRounds; round++) {
       if (transactions.length === 0) {
@@ -218,17 +244,32 @@ export class Phone {
       }
       const next: { id: string; primitive: CspElement }[] = [];
       for (const t of transactions) {
-        if (t.primitive.name !== 'NewMessage') continue;
-        const info = child(t.primitive, 'MessageInfo');
-        const messageId = textOf(info, 'MessageID') ?? '';
-        got.push({ messageId, sender: textOf(child(child(info, 'Sender'), 'User'), 'UserID') ?? '', text: child(t.primitive, 'ContentData')?.text ?? '' });
-        const ack = await this.acknowledge(t.id, messageId);
-        for (const tx of ack.message?.transactions ?? []) if (tx.mode === 'Request' && tx.primitive) next.push({ id: tx.id ?? '', primitive: tx.primitive });
-        poll = ack.message?.poll ?? false;
+        got.push(t.primitive);
+        const answer =
+          t.primitive.name === 'NewMessage'
+            ? el('MessageDelivered', [leaf('MessageID', textOf(child(t.primitive, 'MessageInfo'), 'MessageID') ?? '')])
+            : el('Status', [el('Result', [leaf('Code', 200)])]);
+        const reply = await this.post([{ mode: 'Response', id: t.id, primitive: answer }]);
+        for (const tx of reply.message?.transactions ?? []) if (tx.mode === 'Request' && tx.primitive) next.push({ id: tx.id ?? '', primitive: tx.primitive });
+        poll = reply.message?.poll ?? false;
       }
       transactions = next;
     }
     return got;
+  }
+
+  /** drain(), keeping the NewMessages as sender, text and MessageID. */
+  async receiveAll(maxRounds = 100_000): Promise<{ sender: string; text: string; messageId: string }[]> {
+    return (await this.drain(maxRounds))
+      .filter((p) => p.name === 'NewMessage')
+      .map((p) => {
+        const info = child(p, 'MessageInfo');
+        return {
+          messageId: textOf(info, 'MessageID') ?? '',
+          sender: textOf(child(child(info, 'Sender'), 'User'), 'UserID') ?? '',
+          text: child(p, 'ContentData')?.text ?? '',
+        };
+      });
   }
 
   async logout(): Promise<CspElement> {
