@@ -1,14 +1,17 @@
-// The admin CLI (`npm run village -- user …`) against the data directory of a running server:
-// accounts it creates, re-keys and deletes are what the server logs in against; bad input gets a
-// message naming what is wrong and exit code 2; passwords are stored sealed, the key file private.
+// The admin CLI (`npm run village -- user …`, `… queue …`) against the data directory of a running
+// server: accounts it creates, re-keys and deletes are what the server logs in against; the queue
+// commands list and drop what waits for a user; bad input gets a message naming what is wrong and
+// exit code 2; passwords are stored sealed, the key file private.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import Database from 'better-sqlite3';
 import { REPO_ROOT, TestServer } from '../support/server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
+import { textOf } from '../../src/csp/tree.ts';
 
 interface Run {
   code: number | null;
@@ -161,6 +164,114 @@ describe('user passwd / del', () => {
     const run = await village(['user', 'del', 'ghost@other.test']);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /ghost@other\.test/);
+  });
+});
+
+describe('queue list / purge', () => {
+  /** Create accounts with the CLI (this server does not register on login). */
+  async function accounts(...names: string[]): Promise<void> {
+    for (const n of names) {
+      const run = await village(['user', 'add', n, `${n}-pw`]);
+      assert.equal(run.code, 0, run.stderr);
+    }
+  }
+
+  async function phoneOf(name: string): Promise<Phone> {
+    const phone = new Phone(server, { version: '1.2' });
+    assert.equal(resultCode(await phone.loginPassword(`wv:${name}@${FIRST_DOMAIN}`, `${name}-pw`)), 200);
+    return phone;
+  }
+
+  /** Copies owed to a user, counted in the message store itself (read-only). */
+  function storedFor(name: string): number {
+    const db = new Database(join(dataDir, 'village.db'), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE recipient = ?').get(`${name}@${FIRST_DOMAIN}`) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  }
+
+  const lines = (out: string) => out.split('\n').filter((l) => l.trim() !== '');
+
+  test('queue list shows each waiting message (id, sender, type, size) and the count on stderr', async () => {
+    await accounts('qa-alice', 'qa-bob');
+    const alice = await phoneOf('qa-alice');
+    const text = 'Grüße, Bob';
+    const image = Buffer.alloc(321, 0xab);
+    const first = await alice.sendText('qa-bob', text);
+    const second = await alice.sendMessage({ to: 'qa-bob', bytes: image, contentType: 'image/jpeg' });
+    assert.equal(resultCode(first), 200);
+    assert.equal(resultCode(second), 200);
+
+    const run = await village(['queue', 'list', 'qa-bob']);
+    assert.equal(run.code, 0, run.stderr);
+    const listed = lines(run.stdout);
+    assert.equal(listed.length, 2, run.stdout);
+    const expected = [
+      { id: textOf(first, 'MessageID')!, type: 'text/plain', size: Buffer.byteLength(text, 'utf8') },
+      { id: textOf(second, 'MessageID')!, type: 'image/jpeg', size: image.length },
+    ];
+    expected.forEach((m, i) => {
+      const line = listed[i]!;
+      assert.ok(line.includes(m.id), `line ${i} names message ${m.id}: ${line}`);
+      assert.ok(line.includes(`qa-alice@${FIRST_DOMAIN}`), `line ${i} names the sender: ${line}`);
+      assert.ok(line.includes(m.type), `line ${i} names the type: ${line}`);
+      assert.match(line, new RegExp(`(^|\\s)${m.size}(\\s|$)`), `line ${i} gives the size ${m.size}: ${line}`);
+    });
+    assert.match(run.stderr, /(^|\D)2 messages?\b/);
+
+    // Another address form of the same user, and a user with nothing waiting.
+    const again = await village(['queue', 'list', `wv:QA-BOB@${FIRST_DOMAIN}`]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(lines(again.stdout).length, 2);
+    const empty = await village(['queue', 'list', 'qa-alice']);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.deepEqual(lines(empty.stdout), []);
+    assert.match(empty.stderr, /(^|\D)0 messages?\b/);
+  });
+
+  test('queue purge drops what waits: the store holds nothing for the user, a later login receives nothing, others keep theirs', async () => {
+    await accounts('qp-alice', 'qp-bob', 'qp-carol');
+    const alice = await phoneOf('qp-alice');
+    for (const t of ['one', 'two', 'three']) assert.equal(resultCode(await alice.sendText('qp-bob', t)), 200);
+    assert.equal(resultCode(await alice.sendText(['qp-bob', 'qp-carol'], 'for both')), 200);
+    assert.equal(storedFor('qp-bob'), 4);
+
+    const run = await village(['queue', 'purge', 'qp-bob']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(storedFor('qp-bob'), 0, 'the message store count for the user is 0');
+    const listed = await village(['queue', 'list', 'qp-bob']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(lines(listed.stdout), []);
+    assert.match(listed.stderr, /(^|\D)0 messages?\b/);
+
+    const bob = await phoneOf('qp-bob');
+    assert.deepEqual(await bob.receiveAll(), []);
+    const carol = await phoneOf('qp-carol');
+    assert.deepEqual((await carol.receiveAll()).map((r) => r.text), ['for both'], 'other users keep what waits for them');
+  });
+
+  for (const verb of ['list', 'purge']) {
+    test(`queue ${verb} of an unknown user exits 2 naming the user`, async () => {
+      const run = await village(['queue', verb, 'qnobody']);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /qnobody@cli\.test/);
+    });
+  }
+
+  test('queue list without a user exits 2', async () => {
+    const run = await village(['queue', 'list']);
+    assert.equal(run.code, 2);
+    assert.ok(run.stderr.length > 0, 'says what is missing');
+  });
+
+  test('an unknown queue subcommand exits 2 with the usage, naming it', async () => {
+    await accounts('qs-bob');
+    const run = await village(['queue', 'frobnicate', 'qs-bob']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /Usage/);
+    assert.match(run.stderr, /queue frobnicate/);
   });
 });
 
