@@ -51,6 +51,15 @@ export const configSchema = z.strictObject({
       maxBodyBytes: positive.default(1024 * 1024),
       /** Deepest element nesting accepted in a CSP document. */
       maxDepth: positive.default(40),
+      /** Most transactions answered in one message; the rest get Status 400. */
+      maxTransactions: positive.default(20),
+      /** Most simultaneous connections from one client address (a carrier NAT may hold many phones). */
+      maxConnectionsPerAddress: positive.default(256),
+      /**
+       * Addresses of reverse proxies in front of Village. Only for requests from these is the
+       * client address taken from X-Forwarded-For (for throttling and logs).
+       */
+      trustedProxies: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   /** Communication Initiation Requests (waking idle phones). Used from the CIR issue on. */
@@ -85,6 +94,10 @@ export const configSchema = z.strictObject({
       serverPollMin: positive.default(10),
       /** How long a digest-login nonce stays valid. */
       nonceLifetime: positive.default(120),
+      /** Live sessions one user may have (one per phone); a further login ends the oldest. */
+      maxPerUser: positive.default(10),
+      /** Live sessions the server holds at most; further logins get 503. */
+      maxTotal: positive.default(20000),
     })
     .prefault({})
     .refine((s) => s.keepAliveMin <= s.keepAliveMax, { message: 'keepAliveMin must not exceed keepAliveMax', path: ['keepAliveMin'] }),
@@ -107,9 +120,17 @@ export const configSchema = z.strictObject({
   loginLimits: z
     .strictObject({
       windowSeconds: positive.default(900),
+      /** Failures for one user from one address (IPv6: one /64). */
       maxFailuresPerUser: positive.default(5),
+      /** Failures from one address, whatever the user. */
       maxFailuresPerAddress: positive.default(20),
+      /** Failures for one user from anywhere (distributed guessing); high, so strangers cannot lock users out. */
+      maxFailuresPerUserAllAddresses: positive.default(100),
       lockoutSeconds: seconds.default(900),
+      /** Digest-login challenges one address may ask for per minute. */
+      challengesPerAddressPerMinute: positive.default(30),
+      /** Accounts one address may auto-register per hour. */
+      registrationsPerAddressPerHour: positive.default(20),
     })
     .prefault({}),
   /** What GetSPInfo tells clients about this service. */

@@ -42,6 +42,15 @@ async function main(): Promise<number> {
   }
 
   const log = createLogger(config.log.level);
+  // A bug that escapes every handler: say why in the log (flushed) before dying, so a
+  // supervisor restarts a clean process rather than one in an unknown state.
+  const die = (what: string) => (err: unknown) => {
+    log.fatal({ err }, what);
+    process.stderr.write(`fatal: ${what}: ${(err as Error)?.stack ?? String(err)}\n`);
+    log.flush(() => process.exit(1));
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
   let server;
   try {
     server = await startServer(config, log);

@@ -2,30 +2,30 @@
 // sessions of local users (by SessionID, by user); groups and federation peers join later.
 import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import type { Logger } from './log.ts';
+import { sessionMachine, type SessionActor, type SessionInput } from '../actors/session.ts';
 
 /** Timer source for actors (xstate's Clock; SimulatedClock in tests). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
-import { sessionMachine, type SessionActor, type SessionInput, type OutboxItem } from '../actors/session.ts';
 
 export class Router {
   private readonly bySessionId = new Map<string, SessionActor>();
+  /** Each user's live sessions, oldest first. */
   private readonly byUser = new Map<string, Set<SessionActor>>();
-  /** Logins waiting for phase 2 of a digest login, by user and client. */
-  private readonly challenges = new Map<string, SessionActor>();
 
-  /** `clock` replaces real timers (keep-alive, nonce lifetime) in tests. */
+  /** `clock` replaces real timers (keep-alive) in tests. */
   constructor(
     private readonly log: Logger,
+    private readonly maxSessionsPerUser: number,
     private readonly clock?: Clock,
   ) {}
 
-  /** Create and start a session actor for a new login; the caller sends it LOGIN. */
+  /** Create and start a session actor for a login; the caller sends it LOGIN. */
   startSession(input: SessionInput): SessionActor {
     const actor = createActor(sessionMachine, this.clock ? { input, clock: this.clock } : { input });
     actor.subscribe({
       error: (err) => {
         // A bug in a session must not take the server down: log it and forget the session.
-        this.log.error({ err, session: input.sessionId }, 'session actor failed');
+        this.log.error({ err }, 'session actor failed');
         this.forget(actor);
       },
     });
@@ -45,40 +45,24 @@ export class Router {
     return this.bySessionId.size;
   }
 
-  /** Hand a server-originated request to every live session of a user. */
-  deliverToUser(userId: string, item: OutboxItem): number {
-    const sessions = this.sessionsOf(userId);
-    for (const s of sessions) s.send({ type: 'ENQUEUE', item });
-    return sessions.length;
-  }
-
-  challengeFor(userId: string, clientKey: string): SessionActor | undefined {
-    return this.challenges.get(`${userId}\n${clientKey}`);
-  }
-
-  challengeStarted(actor: SessionActor): void {
-    const { user, clientKey } = actor.getSnapshot().context;
-    const key = `${user.id}\n${clientKey}`;
-    const previous = this.challenges.get(key);
-    this.challenges.set(key, actor);
-    if (previous && previous !== actor) previous.send({ type: 'END', reason: 'login restarted' });
-  }
-
-  challengeEnded(actor: SessionActor): void {
-    const { user, clientKey } = actor.getSnapshot().context;
-    const key = `${user.id}\n${clientKey}`;
-    if (this.challenges.get(key) === actor) this.challenges.delete(key);
-  }
-
-  /** A session became active. The same client logging in again replaces its old session. */
+  /**
+   * A session became active. The same client logging in again replaces its old session, and a
+   * user with too many phones loses the oldest session.
+   */
   sessionStarted(actor: SessionActor): void {
     const { sessionId, user, clientKey } = actor.getSnapshot().context;
-    const replaced = this.sessionsOf(user.id).filter((s) => s !== actor && s.getSnapshot().context.clientKey === clientKey);
+    const others = this.sessionsOf(user.id);
     this.bySessionId.set(sessionId, actor);
     let set = this.byUser.get(user.id);
     if (!set) this.byUser.set(user.id, (set = new Set()));
     set.add(actor);
-    for (const old of replaced) old.send({ type: 'END', reason: 'replaced by a new login of the same client' });
+    for (const old of others.filter((s) => s.getSnapshot().context.clientKey === clientKey)) {
+      old.send({ type: 'END', reason: 'replaced by a new login of the same client' });
+    }
+    const live = this.sessionsOf(user.id);
+    for (const old of live.slice(0, Math.max(0, live.length - this.maxSessionsPerUser))) {
+      old.send({ type: 'END', reason: 'too many sessions for this user' });
+    }
   }
 
   sessionEnded(actor: SessionActor): void {
@@ -93,13 +77,10 @@ export class Router {
       set.delete(actor);
       if (set.size === 0) this.byUser.delete(user.id);
     }
-    this.challengeEnded(actor);
   }
 
-  /** End every session (shutdown, or an account deleted). */
-  endAll(reason: string, userId?: string): void {
-    const targets = userId ? this.sessionsOf(userId) : [...this.bySessionId.values()];
-    for (const s of targets) s.send({ type: 'END', reason });
-    for (const c of [...this.challenges.values()]) if (!userId || c.getSnapshot().context.user.id === userId) c.send({ type: 'END', reason });
+  /** End every session (shutdown). */
+  endAll(reason: string): void {
+    for (const s of [...this.bySessionId.values()]) s.send({ type: 'END', reason });
   }
 }

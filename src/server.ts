@@ -10,7 +10,9 @@ import { NoticeStore } from './store/notices.ts';
 import { AccessListStore } from './store/access-lists.ts';
 import { ClientProfileStore } from './store/client-profiles.ts';
 import { startHousekeeping } from './housekeeping.ts';
-import { PasswordVault } from './auth/password-vault.ts';
+import { openVault } from './auth/password-vault.ts';
+import { ChallengeBook } from './auth/challenges.ts';
+import { MetaStore } from './store/meta.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { Router } from './router.ts';
@@ -25,15 +27,26 @@ export interface RunningServer {
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const db = openDatabase(config.dataDir);
-  const vault = PasswordVault.open(config.dataDir);
+  let vault;
+  try {
+    vault = openVault(config.dataDir, new MetaStore(db));
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const accounts = new AccountStore(db);
   const messages = new MessageStore(db);
   const notices = new NoticeStore(db);
   // No session survives a restart, so no offer can still be outstanding.
   messages.releaseAllOffers();
   notices.releaseAllOffers();
-  const auth = new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), config.autoRegister);
-  const router = new Router(log);
+  const challenges = new ChallengeBook({
+    lifetimeMs: config.session.nonceLifetime * 1000,
+    perUser: 16,
+    perAddressPerMinute: config.loginLimits.challengesPerAddressPerMinute,
+  });
+  const auth = new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), challenges, config.autoRegister);
+  const router = new Router(log, config.session.maxPerUser);
   const services: Services = {
     config,
     log,

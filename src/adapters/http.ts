@@ -30,6 +30,21 @@ function echoContentType(requested: string): string {
   return /;\s*charset=/i.test(requested) ? requested.replace(/(;\s*charset=)("?)[^;"]*\2/i, '$1UTF-8') : requested;
 }
 
+/**
+ * The client's address: the socket's peer, or — when that peer is a trusted reverse proxy — the
+ * nearest address in X-Forwarded-For that is not a trusted proxy itself.
+ */
+function clientAddress(req: IncomingMessage, trustedProxies: Set<string>): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  if (!trustedProxies.has(peer)) return peer;
+  const forwarded = String(req.headers['x-forwarded-for'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (let i = forwarded.length - 1; i >= 0; i--) if (!trustedProxies.has(forwarded[i]!)) return forwarded[i]!;
+  return peer;
+}
+
 function plain(res: ServerResponse, code: number, text: string, extra: Record<string, string> = {}): void {
   const body = Buffer.from(text + '\n', 'utf8');
   res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, ...extra });
@@ -41,6 +56,8 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
   const exchange = new CspExchange(services);
   const limits = { maxDepth: config.http.maxDepth };
   const inFlight = new Set<ServerResponse>();
+  const trustedProxies = new Set(config.http.trustedProxies);
+  const connectionsByAddress = new Map<string, number>();
 
   /** A whole CSP message holding one Status, addressed as well as the broken body allows. */
   const errorMessage = (codec: Codec, body: Buffer, version: CspVersion, code: number, description: string): Buffer => {
@@ -58,12 +75,19 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
    * Decode, dispatch, encode: everything after the body has been read. Throws DecodeError only
    * when not even the CSP version could be read (the caller answers HTTP 400).
    */
-  const answerCsp = (body: Buffer, codec: Codec, address: string): Buffer => {
+  const answerCsp = (body: Buffer, codec: Codec, address: string, charset: string | undefined): Buffer => {
     let decoded;
     try {
-      decoded = codec.decode(body, limits);
+      decoded = codec.decode(body, charset ? { ...limits, charset } : limits);
     } catch (err) {
-      if (!(err instanceof DecodeError) || !err.version) throw err;
+      if (!(err instanceof DecodeError)) {
+        // A codec bug must still get the phone an answer in its own version when it can be read.
+        const version = codec.sniffVersion(body);
+        log.error({ err, address }, 'decoder failed');
+        if (!version) throw new DecodeError('the request could not be decoded');
+        return errorMessage(codec, body, version, 500, 'Internal server error');
+      }
+      if (!err.version) throw err;
       log.info({ address, reason: err.message }, 'undecodable CSP request');
       return errorMessage(codec, body, err.version, 400, `Unreadable request: ${err.message}`);
     }
@@ -81,7 +105,7 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
   };
 
   const handlePost = (req: IncomingMessage, res: ServerResponse, body: Buffer, tooLarge: boolean) => {
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = clientAddress(req, trustedProxies);
     const requestedType = req.headers['content-type'];
     const codec = codecForContentType(requestedType) ?? (requestedType ? undefined : codecForBody(body));
     if (!codec) {
@@ -102,7 +126,8 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       out = errorMessage(codec, body, version, 400, reason);
     } else {
       try {
-        out = answerCsp(body, codec, address);
+        const charset = /;\s*charset="?([^";\s]+)/i.exec(requestedType ?? '')?.[1];
+        out = answerCsp(body, codec, address, charset);
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         log.info({ address, reason: err.message }, 'request without a readable CSP version');
@@ -162,8 +187,23 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
+    // Bounded connections per address (generous: a carrier NAT puts many phones behind one).
+    const remote = socket.remoteAddress ?? 'unknown';
+    const open = (connectionsByAddress.get(remote) ?? 0) + 1;
+    if (open > config.http.maxConnectionsPerAddress) {
+      log.warn({ address: remote, limit: config.http.maxConnectionsPerAddress }, 'too many connections from one address');
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      socket.destroySoon();
+      return;
+    }
+    connectionsByAddress.set(remote, open);
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      const left = (connectionsByAddress.get(remote) ?? 1) - 1;
+      if (left > 0) connectionsByAddress.set(remote, left);
+      else connectionsByAddress.delete(remote);
+    });
   });
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');

@@ -18,7 +18,8 @@ import { MessageStore } from '../store/messages.ts';
 import { NoticeStore } from '../store/notices.ts';
 import { AccessListStore } from '../store/access-lists.ts';
 import { ClientProfileStore } from '../store/client-profiles.ts';
-import { PasswordVault } from '../auth/password-vault.ts';
+import { openVault } from '../auth/password-vault.ts';
+import { MetaStore } from '../store/meta.ts';
 import { parseUserId, wvAddress } from '../csp/address.ts';
 import { CspError } from '../csp/status.ts';
 
@@ -75,7 +76,7 @@ async function run(argv: string[]): Promise<number> {
     const messages = new MessageStore(db);
     const notices = new NoticeStore(db);
     if (noun === 'queue') return queueCommand(config, verb, rest, accounts, messages, notices);
-    const vault = PasswordVault.open(config.dataDir);
+    const vault = openVault(config.dataDir, new MetaStore(db));
     switch (verb) {
       case 'add': {
         const user = userArg(config, rest[0], 'user add');

@@ -9,9 +9,10 @@ export interface UserAddress {
   domain: string;
 }
 
-// Characters that cannot be in a user part: address syntax (/ @), Baraza's reserved set, space, controls.
-// eslint-disable-next-line no-control-regex
-const FORBIDDEN_IN_USER = /[\s/@~<>"'\\\u0000-\u001F\u007F]/;
+// A user part is printable ASCII letters, digits and . _ + - (a leading + with digits is an
+// MSISDN). Nothing else: no address syntax (/ @), none of Baraza's reserved characters, and no
+// look-alike Unicode letters that would let one user impersonate another.
+const USER_PART = /^[a-z0-9._+-]+$/;
 
 /**
  * Parse a user ID as a phone sends it: "wv:" optional, case-insensitive, the domain optional
@@ -23,7 +24,7 @@ export function parseUserId(raw: string, defaultDomain: string): UserAddress {
   const at = s.lastIndexOf('@');
   const local = (at >= 0 ? s.slice(0, at) : s).toLowerCase();
   const domain = (at >= 0 ? s.slice(at + 1) : defaultDomain).toLowerCase();
-  if (!local || local.length > 64 || FORBIDDEN_IN_USER.test(local)) {
+  if (!local || local.length > 64 || !USER_PART.test(local)) {
     throw new CspError(402, `"${raw}" is not a valid user ID`);
   }
   if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(domain) || domain.length > 253) {
@@ -34,5 +35,22 @@ export function parseUserId(raw: string, defaultDomain: string): UserAddress {
 
 /** The wire form of a canonical user id. */
 export function wvAddress(id: string): string {
+  return `wv:${id}`;
+}
+
+/**
+ * How one session wants addresses spelled. Android builds its own address from what the user
+ * typed ("wv:alice", no domain) and compares addresses literally, so a phone that logged in
+ * with a bare user ID must see its own domain left out — for itself and for its neighbours —
+ * or it files messages under the wrong conversation.
+ */
+export interface AddressStyle {
+  /** Write users of this domain without "@domain". */
+  omitDomain?: string;
+}
+
+export function displayAddress(id: string, style: AddressStyle): string {
+  const at = id.lastIndexOf('@');
+  if (style.omitDomain && id.slice(at + 1) === style.omitDomain) return `wv:${id.slice(0, at)}`;
   return `wv:${id}`;
 }

@@ -13,6 +13,8 @@ import { schemaFor } from './schema/index.ts';
 
 export interface DecodeLimits {
   maxDepth: number;
+  /** The charset named by the HTTP Content-Type, used when the body declares none itself. */
+  charset?: string;
 }
 
 /** Why a body could not be decoded; `version` is set when it could still be read. */
@@ -47,15 +49,16 @@ export function sniffXmlVersion(body: Buffer): CspVersion | undefined {
   return versionFromIdentifier(ns?.[1]) ?? versionFromIdentifier(/<!DOCTYPE[^>]*PUBLIC\s+["']([^"']*)["']/i.exec(head)?.[1]);
 }
 
-function declaredEncoding(body: Buffer): string {
+/** The body's character encoding: its BOM, else its XML declaration, else the HTTP charset, else UTF-8. */
+function declaredEncoding(body: Buffer, httpCharset: string | undefined): string {
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
   if ((body[0] === 0xfe && body[1] === 0xff) || (body[0] === 0xff && body[1] === 0xfe)) return 'utf-16';
   const decl = /^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(body.subarray(0, 200).toString('latin1'));
-  return decl ? decl[1]!.toLowerCase() : 'utf-8';
+  return (decl?.[1] ?? httpCharset ?? 'utf-8').toLowerCase();
 }
 
-function bytesToText(body: Buffer): string {
-  const encoding = declaredEncoding(body);
+function bytesToText(body: Buffer, httpCharset: string | undefined): string {
+  const encoding = declaredEncoding(body, httpCharset);
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(encoding, { fatal: true });
@@ -71,7 +74,7 @@ function bytesToText(body: Buffer): string {
 
 /** Parse an XML CSP document into a tree with canonical element names. */
 export function decodeXml(body: Buffer, limits: DecodeLimits): Decoded {
-  const text = bytesToText(body);
+  const text = bytesToText(body, limits.charset);
   const parser = new SaxesParser({ xmlns: false, position: true });
   const stack: RawElement[] = [];
   let root: RawElement | undefined;

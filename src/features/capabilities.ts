@@ -2,7 +2,7 @@
 // take, and the list the server agrees to (AgreedCapabilityList in 1.2+, an echoed
 // CapabilityList in 1.1).
 import type { CspElement } from '../csp/tree.ts';
-import { childrenNamed, el, intOf, leaf, textOf, boolOf } from '../csp/tree.ts';
+import { childrenNamed, el, leaf, textOf } from '../csp/tree.ts';
 import type { CspVersion } from '../csp/versions.ts';
 
 export interface ClientCapabilities {
@@ -45,7 +45,19 @@ export function defaultCapabilities(serverPollMin: number): ClientCapabilities {
 
 const upper = (list: CspElement[]) => list.map((e) => (textOf(e) ?? '').toUpperCase()).filter(Boolean);
 
-/** Read a client's CapabilityList (any order, any case) into agreed capabilities. */
+// Capabilities are read liberally: a value a phone gets wrong is ignored (the default stays),
+// because a refused capability exchange makes handsets give up the whole login.
+function lenientInt(list: CspElement, name: string): number | undefined {
+  const value = textOf(list, name);
+  return value && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
+}
+
+function lenientBool(list: CspElement, name: string, fallback: boolean): boolean {
+  const value = textOf(list, name)?.toUpperCase();
+  return value === 'T' || value === 'TRUE' ? true : value === 'F' || value === 'FALSE' ? false : fallback;
+}
+
+/** Read a client's CapabilityList (any order, any case, bad values ignored) into agreed capabilities. */
 export function negotiate(list: CspElement | undefined, configuredPollMin: number): ClientCapabilities {
   const caps = defaultCapabilities(configuredPollMin);
   caps.negotiated = true;
@@ -55,16 +67,16 @@ export function negotiate(list: CspElement | undefined, configuredPollMin: numbe
   caps.acceptedContentTypes = childrenNamed(list, 'AcceptedContentType')
     .map((e) => (e.children.length ? textOf(e, 'ContentType') : textOf(e)) ?? '')
     .filter(Boolean);
-  caps.anyContent = boolOf(list, 'AnyContent', caps.acceptedContentTypes.length === 0);
-  const contentLength = intOf(list, 'AcceptedContentLength');
-  caps.pushLimit = intOf(list, 'AcceptedPushLength') ?? contentLength;
-  caps.maxLength = intOf(list, 'AcceptedPullLength') ?? contentLength;
-  caps.multiTrans = Math.min(Math.max(intOf(list, 'MultiTrans') ?? 1, 1), MAX_MULTI_TRANS);
-  caps.parserSize = intOf(list, 'ParserSize');
+  caps.anyContent = lenientBool(list, 'AnyContent', caps.acceptedContentTypes.length === 0);
+  const contentLength = lenientInt(list, 'AcceptedContentLength');
+  caps.pushLimit = lenientInt(list, 'AcceptedPushLength') ?? contentLength;
+  caps.maxLength = lenientInt(list, 'AcceptedPullLength') ?? contentLength;
+  caps.multiTrans = Math.min(Math.max(lenientInt(list, 'MultiTrans') ?? 1, 1), MAX_MULTI_TRANS);
+  caps.parserSize = lenientInt(list, 'ParserSize');
   const bearers = upper(childrenNamed(list, 'SupportedBearer'));
   caps.supportedBearers = bearers.length === 0 || bearers.includes('HTTP') || bearers.includes('HTTPS') ? ['HTTP'] : [];
   caps.supportedCirMethods = upper(childrenNamed(list, 'SupportedCIRMethod'));
-  caps.serverPollMin = Math.max(intOf(list, 'ServerPollMin') ?? 0, configuredPollMin);
+  caps.serverPollMin = Math.max(lenientInt(list, 'ServerPollMin') ?? 0, configuredPollMin);
   caps.defaultLanguage = textOf(list, 'DefaultLanguage') || undefined;
   return caps;
 }

@@ -5,7 +5,7 @@
 import type { CspElement } from '../csp/tree.ts';
 import { el, leaf } from '../csp/tree.ts';
 import { result } from '../csp/envelope.ts';
-import { wvAddress } from '../csp/address.ts';
+import { displayAddress, type AddressStyle } from '../csp/address.ts';
 import { formatDateTime } from '../csp/datetime.ts';
 import type { CspVersion } from '../csp/versions.ts';
 import type { StoredMessage } from '../store/messages.ts';
@@ -13,15 +13,21 @@ import type { Notice } from '../store/notices.ts';
 import type { Services } from '../services.ts';
 import type { ClientCapabilities } from './capabilities.ts';
 
-/** The MessageInfo every recipient sees for a stored message. */
-export function messageInfo(message: StoredMessage | Pick<StoredMessage, 'messageId' | 'contentType' | 'binary' | 'content' | 'addressedTo' | 'sender' | 'createdAt'>, recipient: string): CspElement {
+const userElement = (id: string, style: AddressStyle) => el('User', [leaf('UserID', displayAddress(id, style))]);
+
+/**
+ * The MessageInfo a recipient sees for a stored message. Recipient names only the recipient
+ * (Android files a message whose first Recipient is not itself under that other address, as a
+ * group chat), and addresses are spelled the way that phone logged in.
+ */
+export function messageInfo(message: StoredMessage, recipient: string, style: AddressStyle): CspElement {
   return el('MessageInfo', [
     leaf('MessageID', message.messageId),
     leaf('ContentType', message.contentType),
     message.binary ? leaf('ContentEncoding', 'BASE64') : undefined,
     leaf('ContentSize', message.content.length),
-    el('Recipient', (message.addressedTo.length ? message.addressedTo : [recipient]).map((id) => el('User', [leaf('UserID', wvAddress(id))]))),
-    el('Sender', [el('User', [leaf('UserID', wvAddress(message.sender))])]),
+    el('Recipient', [userElement(recipient, style)]),
+    el('Sender', [userElement(message.sender, style)]),
     leaf('DateTime', formatDateTime(message.createdAt)),
   ]);
 }
@@ -38,9 +44,9 @@ export function deliversByNotification(message: StoredMessage, capabilities: Cli
 }
 
 /** The primitive a session receives for a stored message. */
-export function messageTransaction(message: StoredMessage, recipient: string, capabilities: ClientCapabilities): CspElement {
-  if (deliversByNotification(message, capabilities)) return el('MessageNotification', [messageInfo(message, recipient)]);
-  return el('NewMessage', [messageInfo(message, recipient), contentData(message)]);
+export function messageTransaction(message: StoredMessage, recipient: string, capabilities: ClientCapabilities, style: AddressStyle): CspElement {
+  if (deliversByNotification(message, capabilities)) return el('MessageNotification', [messageInfo(message, recipient, style)]);
+  return el('NewMessage', [messageInfo(message, recipient, style), contentData(message)]);
 }
 
 // ── Delivery reports ──────────────────────────────────────────────────────────────────────
@@ -86,7 +92,7 @@ export function reportOutcome(services: Services, message: StoredMessage, recipi
   services.log.info({ messageId: message.messageId, to: message.sender, outcome }, 'delivery report queued');
 }
 
-function deliveryReportPrimitive(p: DeliveryReportPayload, version: CspVersion): CspElement {
+function deliveryReportPrimitive(p: DeliveryReportPayload, version: CspVersion, style: AddressStyle): CspElement {
   return el('DeliveryReport-Request', [
     result(p.code, p.description),
     version === '1.1' ? undefined : leaf('DeliveryTime', formatDateTime(p.at)),
@@ -94,18 +100,18 @@ function deliveryReportPrimitive(p: DeliveryReportPayload, version: CspVersion):
       leaf('MessageID', p.messageId),
       leaf('ContentType', p.contentType),
       leaf('ContentSize', p.contentSize),
-      el('Recipient', [el('User', [leaf('UserID', wvAddress(p.recipient))])]),
-      el('Sender', [el('User', [leaf('UserID', wvAddress(p.sender))])]),
+      el('Recipient', [userElement(p.recipient, style)]),
+      el('Sender', [userElement(p.sender, style)]),
       leaf('DateTime', formatDateTime(p.createdAt)),
     ]),
   ]);
 }
 
-/** Render a stored notice for a session's version. */
-export function noticePrimitive(notice: Notice, version: CspVersion): CspElement {
+/** Render a stored notice for a session's version and address style. */
+export function noticePrimitive(notice: Notice, version: CspVersion, style: AddressStyle): CspElement {
   switch (notice.kind) {
     case DELIVERY_REPORT:
-      return deliveryReportPrimitive(notice.payload as DeliveryReportPayload, version);
+      return deliveryReportPrimitive(notice.payload as DeliveryReportPayload, version, style);
     default:
       throw new Error(`no renderer for notice kind ${notice.kind}`);
   }
@@ -115,5 +121,12 @@ export function noticePrimitive(notice: Notice, version: CspVersion): CspElement
 export function acknowledgeMessage(services: Services, recipient: string, messageId: string): boolean {
   const message = services.messages.remove(recipient, messageId);
   if (message) reportOutcome(services, message, recipient, 'delivered');
+  return message !== undefined;
+}
+
+/** The recipient refused a message (RejectMessage, or an error answer to NewMessage): forget their copy, report 538. */
+export function rejectDelivery(services: Services, recipient: string, messageId: string): boolean {
+  const message = services.messages.remove(recipient, messageId);
+  if (message) reportOutcome(services, message, recipient, 'rejected');
   return message !== undefined;
 }

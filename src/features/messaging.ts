@@ -12,7 +12,7 @@ import type { Services } from '../services.ts';
 import type { PrimitiveHandler, SessionView } from './types.ts';
 import { acceptsContentType } from './capabilities.ts';
 import { refusesSender } from './block-lists.ts';
-import { acknowledgeMessage, contentData, messageInfo, reportOutcome } from './delivery.ts';
+import { acknowledgeMessage, contentData, messageInfo, rejectDelivery } from './delivery.ts';
 
 /** Most MessageInfo entries one GetMessageList-Response carries. */
 const MAX_LISTED = 100;
@@ -112,7 +112,9 @@ function deliveryResult(acceptedCount: number, failures: RecipientFailure[]): Cs
 function store(services: Services, sender: string, content: Content, accepted: string[], validitySeconds: number | undefined, deliveryReport: boolean): string {
   const messageId = newMessageId();
   const now = services.now();
-  const validity = Math.min(validitySeconds ?? services.config.messages.validityDefault, services.config.messages.validityMax);
+  // No Validity, or a useless one (0: expired before anyone could fetch it), means the default.
+  const asked = validitySeconds !== undefined && validitySeconds > 0 ? validitySeconds : services.config.messages.validityDefault;
+  const validity = Math.min(asked, services.config.messages.validityMax);
   services.messages.enqueue(
     {
       messageId,
@@ -159,14 +161,14 @@ function findOwn(services: Services, session: SessionView, messageId: string): S
 
 export const getMessage: PrimitiveHandler = (request, session, services) => {
   const message = findOwn(services, session, requireText(request, 'MessageID'));
-  return { response: el('GetMessage-Response', [messageInfo(message, session.user.id), contentData(message)]) };
+  return { response: el('GetMessage-Response', [messageInfo(message, session.user.id, session.addressStyle), contentData(message)]) };
 };
 
 export const getMessageList: PrimitiveHandler = (request, session, services) => {
   if (child(request, 'GroupID')) throw new CspError(800, 'Group does not exist');
   const wanted = Math.min(intOf(request, 'MessageCount') ?? MAX_LISTED, MAX_LISTED);
   const messages = services.messages.list(session.user.id, services.now(), wanted);
-  const infos = messages.map((m) => messageInfo(m, session.user.id));
+  const infos = messages.map((m) => messageInfo(m, session.user.id, session.addressStyle));
   if (session.version === '1.3') {
     return {
       response: el('GetMessageList-Response', [
@@ -182,11 +184,7 @@ export const rejectMessage: PrimitiveHandler = (request, session, services) => {
   const ids = childrenNamed(request, 'MessageID').map((e) => textOf(e) ?? '');
   if (ids.length === 0) throw new CspError(402, 'RejectMessage-Request needs MessageID');
   const unknown: CspElement[] = [];
-  for (const id of ids) {
-    const message = services.messages.remove(session.user.id, id);
-    if (message) reportOutcome(services, message, session.user.id, 'rejected');
-    else unknown.push(leaf('MessageID', id)!);
-  }
+  for (const id of ids) if (!rejectDelivery(services, session.user.id, id)) unknown.push(leaf('MessageID', id)!);
   if (unknown.length === 0) return { response: status(200) };
   // DetailedResult names MessageIDs from 1.2 on; a 1.1 phone gets them in the Description.
   const description = `No such message: ${unknown.map((u) => u.text).join(', ')}`;

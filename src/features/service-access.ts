@@ -60,7 +60,7 @@ export const keepAlive: PrimitiveHandler = (request, session, services) => {
 };
 
 /** GetSPInfo works with or without a session, so it takes plain arguments. */
-export function spInfoResponse(config: Config, clientId: CspElement | undefined, _version: CspVersion): CspElement {
+export function spInfoResponse(config: Config, clientId: CspElement | undefined): CspElement {
   return el('GetSPInfo-Response', [
     clientId,
     leaf('Name', config.service.name),
@@ -70,5 +70,5 @@ export function spInfoResponse(config: Config, clientId: CspElement | undefined,
 }
 
 export const getSpInfo: PrimitiveHandler = (request, session, services) => ({
-  response: spInfoResponse(services.config, child(request, 'ClientID') ?? session.clientId, session.version),
+  response: spInfoResponse(services.config, child(request, 'ClientID') ?? session.clientId),
 });

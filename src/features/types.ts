@@ -1,7 +1,7 @@
 // The contract between the session actor and the feature modules that handle primitives.
 import type { CspElement } from '../csp/tree.ts';
 import type { CspVersion } from '../csp/versions.ts';
-import type { UserAddress } from '../csp/address.ts';
+import type { AddressStyle, UserAddress } from '../csp/address.ts';
 import type { Services } from '../services.ts';
 import type { ClientCapabilities } from './capabilities.ts';
 import type { AgreedFunctions } from './service-tree.ts';
@@ -11,8 +11,10 @@ export interface SessionView {
   readonly sessionId: string;
   readonly user: UserAddress;
   readonly version: CspVersion;
+  /** How this phone wants addresses spelled (it logged in with or without a domain). */
+  readonly addressStyle: AddressStyle;
   /** The ClientID element exactly as the client sent it at login (echoed back verbatim). */
-  readonly clientId: CspElement;
+  readonly clientId: CspElement | undefined;
   readonly keepAliveTime: number;
   readonly capabilities: ClientCapabilities;
   readonly agreed: AgreedFunctions | undefined;

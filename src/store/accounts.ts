@@ -8,6 +8,8 @@ export interface Account {
   /** Sealed with PasswordVault; never logged. */
   sealedPassword: string;
   createdAt: number;
+  /** Bumped by every password change; live sessions of an older generation end. */
+  generation: number;
 }
 
 interface Row {
@@ -15,9 +17,10 @@ interface Row {
   domain: string;
   password: string;
   created_at: number;
+  generation: number;
 }
 
-const toAccount = (r: Row): Account => ({ userId: r.user_id, domain: r.domain, sealedPassword: r.password, createdAt: r.created_at });
+const toAccount = (r: Row): Account => ({ userId: r.user_id, domain: r.domain, sealedPassword: r.password, createdAt: r.created_at, generation: r.generation });
 
 export class AccountStore {
   private readonly byId;
@@ -30,7 +33,7 @@ export class AccountStore {
   constructor(private readonly db: Db) {
     this.byId = db.prepare<[string], Row>('SELECT * FROM users WHERE user_id = ?');
     this.insertRow = db.prepare('INSERT INTO users (user_id, domain, password, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
-    this.updatePassword = db.prepare('UPDATE users SET password = ? WHERE user_id = ?');
+    this.updatePassword = db.prepare('UPDATE users SET password = ?, generation = generation + 1 WHERE user_id = ?');
     this.deleteRow = db.prepare('DELETE FROM users WHERE user_id = ?');
     this.all = db.prepare<[], Row>('SELECT * FROM users ORDER BY domain, user_id');
     this.allInDomain = db.prepare<[string], Row>('SELECT * FROM users WHERE domain = ? ORDER BY user_id');
@@ -52,6 +55,11 @@ export class AccountStore {
 
   delete(userId: string): boolean {
     return durably(this.db, () => this.deleteRow.run(userId).changes === 1);
+  }
+
+  /** The account's generation, or undefined when it no longer exists (cheap: one key lookup). */
+  generationOf(userId: string): number | undefined {
+    return this.byId.get(userId)?.generation;
   }
 
   list(domain?: string): Account[] {

@@ -1,6 +1,6 @@
 // Opening the SQLite database: WAL mode, full durability, numbered migrations.
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type Db = Database.Database;
@@ -16,8 +16,12 @@ function migrations(): { version: number; name: string; sql: string }[] {
 }
 
 export function openDatabase(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'village.db'));
+  // Message bodies are stored in clear: only the server's user may read the data directory.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'village.db');
+  // Created 0600 before SQLite opens it; SQLite gives the -wal and -shm files the same mode.
+  if (!existsSync(file)) closeSync(openSync(file, 'wx', 0o600));
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // Two tiers of durability. By default (NORMAL) a commit is in the WAL, handed to the OS,
   // before it returns: it survives SIGKILL, not a power cut. What the server acknowledges to a

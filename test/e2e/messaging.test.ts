@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode, detailedResults } from '../support/phone.ts';
 import { MATRIX, VERSIONS } from '../support/matrix.ts';
-import { child, el, leaf, textOf } from '../../src/csp/tree.ts';
+import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 
 const TEXTS = ['Hello, Bob!', 'Grüße aus Köln — ça va? 你好 👋🏽', '<not> & "markup" \'quoted\''];
 
@@ -47,8 +47,9 @@ describe('messaging', () => {
           assert.equal(textOf(info, 'MessageID'), messageId);
           assert.equal(textOf(info, 'ContentType'), 'text/plain');
           assert.equal(textOf(info, 'ContentSize'), String(Buffer.byteLength(text)));
-          assert.equal(textOf(child(child(info, 'Sender'), 'User'), 'UserID'), `wv:${user('alice')}@imps.test`);
-          assert.equal(textOf(child(child(info, 'Recipient'), 'User'), 'UserID'), `wv:${user('bob')}@imps.test`);
+          // Bob logged in with a bare user ID, so addresses of his own domain come without it.
+          assert.equal(textOf(child(child(info, 'Sender'), 'User'), 'UserID'), `wv:${user('alice')}`);
+          assert.equal(textOf(child(child(info, 'Recipient'), 'User'), 'UserID'), `wv:${user('bob')}`);
           assert.match(textOf(info, 'DateTime')!, /^\d{8}T\d{6}Z$/);
           assert.equal(child(newMessage, 'ContentData')!.text, text);
 
@@ -57,6 +58,30 @@ describe('messaging', () => {
           assert.equal(ack.raw.length, 0, 'a client response alone gets an empty body when nothing waits');
           assert.equal((await bob.poll()).transactions.length, 0);
         }
+      });
+
+      test('addresses are spelled the way the phone logged in; Recipient names only the receiving user', async () => {
+        const alice = phone();
+        await alice.loginPassword(`wv:${user('st-alice')}@imps.test`, 'pw');
+        const bare = phone();
+        await bare.loginPassword(user('st-bare'), 'pw');
+        const full = phone();
+        await full.loginPassword(`WV:${user('st-full').toUpperCase()}@imps.test`, 'pw');
+        const remote = phone();
+        await remote.loginPassword(`${user('st-remote')}@other.test`, 'pw');
+        await alice.sendText([user('st-bare'), `${user('st-full')}@imps.test`, `${user('st-remote')}@other.test`], 'hi all');
+        const seen = async (p: Phone) => {
+          const { transactions } = await p.poll();
+          const info = child(transactions[0]!.primitive, 'MessageInfo');
+          return {
+            sender: textOf(child(child(info, 'Sender'), 'User'), 'UserID'),
+            recipients: childrenNamed(child(info, 'Recipient'), 'User').map((u) => textOf(u, 'UserID')),
+          };
+        };
+        assert.deepEqual(await seen(bare), { sender: `wv:${user('st-alice')}`, recipients: [`wv:${user('st-bare')}`] });
+        assert.deepEqual(await seen(full), { sender: `wv:${user('st-alice')}@imps.test`, recipients: [`wv:${user('st-full')}@imps.test`] });
+        // A phone of another domain sees imps.test users with their domain even when it logged in bare.
+        assert.deepEqual(await seen(remote), { sender: `wv:${user('st-alice')}@imps.test`, recipients: [`wv:${user('st-remote')}@other.test`] });
       });
 
       test('an empty poll is an empty 200 body', async () => {

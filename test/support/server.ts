@@ -44,6 +44,9 @@ export class TestServer {
       autoRegister: true,
       ...overrides,
       http: { host: '127.0.0.1', port: 0, ...((overrides.http as object) ?? {}) },
+      // Every test phone comes from 127.0.0.1: lift the per-address limits a real server keeps,
+      // unless the test is about them.
+      loginLimits: { registrationsPerAddressPerHour: 1_000_000, challengesPerAddressPerMinute: 1_000_000, ...((overrides.loginLimits as object) ?? {}) },
       log: { level: 'debug', ...((overrides.log as object) ?? {}) },
     };
     const server = new TestServer(dataDir, configFile, config, options.env ?? {}, options.keepLogs ?? true, options.nodeArgs ?? []);
@@ -63,7 +66,8 @@ export class TestServer {
     writeFileSync(this.configFile, stringify(this.config));
     const child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'src/main.ts', '--config', this.configFile], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...this.env },
+      // The developer's own VILLAGE_* settings must not leak into a test server.
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VILLAGE_'))), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

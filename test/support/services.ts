@@ -13,7 +13,9 @@ import { MessageStore } from '../../src/store/messages.ts';
 import { NoticeStore } from '../../src/store/notices.ts';
 import { AccessListStore } from '../../src/store/access-lists.ts';
 import { ClientProfileStore } from '../../src/store/client-profiles.ts';
-import { PasswordVault } from '../../src/auth/password-vault.ts';
+import { openVault, type PasswordVault } from '../../src/auth/password-vault.ts';
+import { ChallengeBook } from '../../src/auth/challenges.ts';
+import { MetaStore } from '../../src/store/meta.ts';
 import { LoginThrottle } from '../../src/auth/login-throttle.ts';
 import { Authenticator } from '../../src/auth/authenticator.ts';
 import { Router } from '../../src/router.ts';
@@ -32,7 +34,7 @@ export function makeServices(configText = ''): TestServices {
   writeFileSync(file, `domains: [imps.test]\ndataDir: ${join(dir, 'data')}\n${configText}`);
   const config: Config = loadConfig({ file, env: {} });
   const db = openDatabase(config.dataDir);
-  const vault = PasswordVault.open(config.dataDir);
+  const vault = openVault(config.dataDir, new MetaStore(db));
   const clock = new SimulatedClock();
   let now = 1_800_000_000_000;
   const log = pino({ level: 'silent' });
@@ -46,8 +48,14 @@ export function makeServices(configText = ''): TestServices {
     notices: new NoticeStore(db),
     accessLists: new AccessListStore(db),
     profiles: new ClientProfileStore(db),
-    auth: new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), config.autoRegister),
-    router: new Router(log, clock),
+    auth: new Authenticator(
+      accounts,
+      vault,
+      new LoginThrottle(config.loginLimits),
+      new ChallengeBook({ lifetimeMs: config.session.nonceLifetime * 1000, perUser: 16, perAddressPerMinute: config.loginLimits.challengesPerAddressPerMinute }),
+      config.autoRegister,
+    ),
+    router: new Router(log, config.session.maxPerUser, clock),
   };
   return {
     services,

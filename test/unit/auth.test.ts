@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { chooseDigestSchema, computeDigest, verifyDigest } from '../../src/auth/digest.ts';
 import { PasswordVault } from '../../src/auth/password-vault.ts';
-import { LoginThrottle } from '../../src/auth/login-throttle.ts';
+import { LoginThrottle, addressKey } from '../../src/auth/login-throttle.ts';
+import { ChallengeBook } from '../../src/auth/challenges.ts';
 import { parseUserId } from '../../src/csp/address.ts';
 import { CspError } from '../../src/csp/status.ts';
 
@@ -64,32 +65,75 @@ describe('password vault', () => {
 });
 
 describe('login throttle', () => {
-  const limits = { windowSeconds: 60, maxFailuresPerUser: 3, maxFailuresPerAddress: 5, lockoutSeconds: 120 };
-  test('locks a user after too many failures in the window, until the lockout passes', () => {
+  const limits = { windowSeconds: 60, maxFailuresPerUser: 3, maxFailuresPerAddress: 5, maxFailuresPerUserAllAddresses: 8, lockoutSeconds: 120, registrationsPerAddressPerHour: 2 };
+  test('locks a user at one address after too many failures in the window, until the lockout passes', () => {
     const t = new LoginThrottle(limits);
-    t.recordFailure('u', 'a1', 0);
-    t.recordFailure('u', 'a2', 1000);
-    assert.equal(t.lockedFor('u', 'a3', 2000), 0);
-    t.recordFailure('u', 'a3', 2000);
-    assert.equal(t.lockedFor('u', 'a9', 2000), 120);
-    assert.equal(t.lockedFor('u', 'a9', 2000 + 121_000), 0);
+    t.recordFailure('u', 'a', 0);
+    t.recordFailure('u', 'a', 1000);
+    assert.equal(t.lockedFor('u', 'a', 2000), 0);
+    t.recordFailure('u', 'a', 2000);
+    assert.equal(t.lockedFor('u', 'a', 2000), 120);
+    assert.equal(t.lockedFor('u', 'elsewhere', 2000), 0, 'a stranger cannot lock the user out everywhere');
+    assert.equal(t.lockedFor('u', 'a', 2000 + 121_000), 0);
   });
-  test('failures outside the window do not count; success forgives the user', () => {
+  test('failures outside the window do not count; success forgives the user at that address', () => {
     const t = new LoginThrottle(limits);
     t.recordFailure('u', 'a', 0);
     t.recordFailure('u', 'a', 1000);
     t.recordFailure('u', 'a', 70_000);
-    assert.equal(t.lockedFor('u', 'b', 70_000), 0);
-    t.recordSuccess('u');
-    t.recordFailure('u', 'c', 71_000);
-    t.recordFailure('u', 'c', 72_000);
-    assert.equal(t.lockedFor('u', 'd', 72_000), 0);
+    assert.equal(t.lockedFor('u', 'a', 70_000), 0);
+    t.recordSuccess('u', 'a');
+    t.recordFailure('u', 'a', 71_000);
+    t.recordFailure('u', 'a', 72_000);
+    assert.equal(t.lockedFor('u', 'a', 72_000), 0);
   });
-  test('locks an address that tries many users', () => {
+  test('locks an address that tries many users, and a user guessed at from many addresses', () => {
     const t = new LoginThrottle(limits);
     for (let i = 0; i < 5; i++) t.recordFailure(`user${i}`, 'attacker', i);
     assert.ok(t.lockedFor('fresh-user', 'attacker', 10) > 0);
     assert.equal(t.lockedFor('fresh-user', 'someone-else', 10), 0);
+    const u = new LoginThrottle(limits);
+    for (let i = 0; i < 8; i++) u.recordFailure('victim', `10.0.0.${i}`, i);
+    assert.ok(u.lockedFor('victim', '10.9.9.9', 10) > 0);
+  });
+  test('IPv6 addresses count per /64', () => {
+    assert.equal(addressKey('2001:db8:1:2:aaaa::1'), addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
+    assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
+    assert.equal(addressKey('::ffff:192.0.2.7'), '192.0.2.7');
+    const t = new LoginThrottle(limits);
+    for (let i = 0; i < 3; i++) t.recordFailure('u', `2001:db8:0:1::${i + 1}`, i);
+    assert.ok(t.lockedFor('u', '2001:db8:0:1:ffff::9', 5) > 0);
+  });
+  test('auto-registrations are limited per address and hour', () => {
+    const t = new LoginThrottle(limits);
+    assert.ok(t.allowRegistration('a', 0));
+    assert.ok(t.allowRegistration('a', 1));
+    assert.ok(!t.allowRegistration('a', 2));
+    assert.ok(t.allowRegistration('b', 2));
+    assert.ok(t.allowRegistration('a', 3_600_001));
+  });
+});
+
+describe('challenge book', () => {
+  test('nonces are per user, several may be live, each is consumed once, and they expire', () => {
+    const book = new ChallengeBook({ lifetimeMs: 1000, perUser: 3, perAddressPerMinute: 100 });
+    book.issue('u', { nonce: 'n1', schema: 'MD5' }, 'a', 0);
+    book.issue('u', { nonce: 'n2', schema: 'SHA' }, 'b', 10);
+    assert.deepEqual(book.live('u', 20).map((c) => c.nonce), ['n1', 'n2']);
+    book.consume('u', 'n1');
+    assert.deepEqual(book.live('u', 20).map((c) => c.nonce), ['n2']);
+    assert.deepEqual(book.live('u', 1011), [], 'expired');
+    assert.deepEqual(book.live('other', 20), []);
+  });
+  test('a user holds a bounded number (oldest dropped); an address may only ask so often', () => {
+    const book = new ChallengeBook({ lifetimeMs: 60_000, perUser: 2, perAddressPerMinute: 3 });
+    assert.ok(book.issue('u', { nonce: 'a', schema: 'MD5' }, 'x', 0));
+    assert.ok(book.issue('u', { nonce: 'b', schema: 'MD5' }, 'x', 1));
+    assert.ok(book.issue('u', { nonce: 'c', schema: 'MD5' }, 'x', 2));
+    assert.deepEqual(book.live('u', 3).map((c) => c.nonce), ['b', 'c']);
+    assert.ok(!book.issue('u', { nonce: 'd', schema: 'MD5' }, 'x', 3), 'fourth in a minute from one address');
+    assert.ok(book.issue('u', { nonce: 'd', schema: 'MD5' }, 'y', 3));
+    assert.ok(book.issue('u', { nonce: 'e', schema: 'MD5' }, 'x', 61_000));
   });
 });
 
@@ -101,7 +145,7 @@ describe('user addresses', () => {
     assert.equal(parseUserId('wv:+358401234567', 'imps.test').id, '+358401234567@imps.test');
   });
   test('group ids, empty and odd user parts are not users', () => {
-    for (const bad of ['wv:john/friends@x.org', 'wv:', '@x.org', 'a b', 'a<b', 'x@bad_domain!']) {
+    for (const bad of ['wv:john/friends@x.org', 'wv:', '@x.org', 'a b', 'a<b', 'x@bad_domain!', 'аlice' /* Cyrillic а */, 'bob\u200b']) {
       assert.throws(() => parseUserId(bad, 'imps.test'), (e) => e instanceof CspError && e.code === 402, bad);
     }
   });

@@ -2,9 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CspElement } from '../../src/csp/tree.ts';
 import { child, el, leaf, textOf } from '../../src/csp/tree.ts';
-import { parseLoginRequest } from '../../src/features/login.ts';
+import { login as loginFeature } from '../../src/features/login.ts';
 import { computeDigest } from '../../src/auth/digest.ts';
-import { newSessionId } from '../../src/ids.ts';
 import type { CspVersion } from '../../src/csp/versions.ts';
 import { hasQueued, isActive, type SessionActor, type ServerTransaction } from '../../actors/session.ts';
 import { makeServices, type TestServices } from '../support/services.ts';
@@ -15,14 +14,10 @@ function loginPrimitive(user: string, fields: CspElement[], clientUrl = 'phone-1
   return el('Login-Request', [leaf('UserID', user), el('ClientID', [leaf('URL', clientUrl)]), ...fields, leaf('SessionCookie', 'c1')]);
 }
 
-/** Send a Login-Request the way the CSP exchange does; returns the actor and its answer. */
-function login(t: TestServices, primitive: CspElement, version: CspVersion = '1.2', actor?: SessionActor): { actor: SessionActor; answer: CspElement } {
-  const req = parseLoginRequest(primitive, 'imps.test');
-  const a = actor ?? t.services.router.startSession({ sessionId: newSessionId(), services: t.services, version, login: req, address: '10.0.0.1' });
-  let answer: CspElement | undefined;
-  a.send({ type: 'LOGIN', login: req, reply: (p) => (answer = p) });
-  assert.ok(answer, 'the login is answered synchronously');
-  return { actor: a, answer };
+/** Answer a Login-Request the way the CSP exchange does; returns the answer and the session, if one started. */
+function login(t: TestServices, primitive: CspElement, version: CspVersion = '1.2', address = '10.0.0.1'): { actor?: SessionActor; answer: CspElement } {
+  const { response, session } = loginFeature(t.services, primitive, version, address);
+  return { answer: response, ...(session ? { actor: session } : {}) };
 }
 
 function request(actor: SessionActor, primitive: CspElement): CspElement {
@@ -49,74 +44,93 @@ describe('session actor', () => {
     const { actor, answer } = login(t, loginPrimitive('wv:alice', [leaf('Password', 'pw')!, leaf('TimeToLive', 86400)!]));
     assert.equal(code(answer), 200);
     assert.equal(textOf(answer, 'KeepAliveTime'), '900');
-    assert.ok(isActive(actor.getSnapshot()));
+    assert.ok(actor && isActive(actor.getSnapshot()));
     assert.equal(t.services.router.session(textOf(answer, 'SessionID')!), actor);
     assert.equal(textOf(answer, 'CapabilityRequest'), 'T');
   });
 
-  test('wrong password: 409, the actor ends and is nowhere to be found', () => {
+  test('wrong password: 409 and no session; an empty Password is a wrong password, not a request for a challenge', () => {
     const t = makeServices();
     addUser(t, 'alice@imps.test', 'pw');
-    const { actor, answer } = login(t, loginPrimitive('alice', [leaf('Password', 'nope')!]));
-    assert.equal(code(answer), 409);
-    assert.equal(actor.getSnapshot().status, 'done');
+    const wrong = login(t, loginPrimitive('alice', [leaf('Password', 'nope')!]));
+    assert.equal(code(wrong.answer), 409);
+    assert.equal(wrong.actor, undefined);
     assert.equal(t.services.router.sessionCount(), 0);
+    const empty = login(t, loginPrimitive('alice', [el('Password')]));
+    assert.equal(code(empty.answer), 409);
   });
 
-  test('digest login: 401 challenge with one scheme and a fresh nonce, then 200; the nonce is single-use', () => {
+  test('digest login: 401 with one scheme and a fresh nonce, then 200; the nonce is single-use', () => {
     const t = makeServices();
     addUser(t, 'bob@imps.test', 'secret');
     const phase1 = login(t, loginPrimitive('bob', [leaf('DigestSchema', 'SHA')!, leaf('DigestSchema', 'MD5')!]));
     assert.equal(code(phase1.answer), 401);
+    assert.equal(phase1.actor, undefined, 'a challenge is not a session');
     assert.equal(textOf(phase1.answer, 'DigestSchema'), 'MD5');
     const nonce = textOf(phase1.answer, 'Nonce')!;
     assert.match(nonce, /^[0-9a-f]{32}$/);
-    assert.equal(t.services.router.challengeFor('bob@imps.test', 'URL=phone-1'), phase1.actor);
     const bytes = computeDigest('MD5', nonce, 'secret');
-    const phase2 = login(t, loginPrimitive('bob', [leaf('DigestBytes', bytes)!]), '1.2', phase1.actor);
+    const phase2 = login(t, loginPrimitive('bob', [leaf('DigestBytes', bytes)!]));
     assert.equal(code(phase2.answer), 200);
-    assert.ok(isActive(phase1.actor.getSnapshot()));
-    assert.equal(t.services.router.challengeFor('bob@imps.test', 'URL=phone-1'), undefined);
-    // Replaying the same DigestBytes to a new login gets a new challenge, not a session.
+    // Replaying the same DigestBytes gets a new challenge, not a session.
     const replay = login(t, loginPrimitive('bob', [leaf('DigestBytes', bytes)!], 'phone-2'));
     assert.equal(code(replay.answer), 401);
     assert.notEqual(textOf(replay.answer, 'Nonce'), nonce);
   });
 
-  test('a wrong digest is refused with 409 and spends the nonce', () => {
+  test('a challenge belongs to the user: another phase 1 (another ClientID, a stranger) does not spoil it', () => {
     const t = makeServices();
     addUser(t, 'bob@imps.test', 'secret');
-    const phase1 = login(t, loginPrimitive('bob', [leaf('DigestSchema', 'MD5')!]));
-    const nonce = textOf(phase1.answer, 'Nonce')!;
-    const bad = login(t, loginPrimitive('bob', [leaf('DigestBytes', computeDigest('MD5', nonce, 'guess'))!]), '1.2', phase1.actor);
-    assert.equal(code(bad.answer), 409);
-    assert.equal(phase1.actor.getSnapshot().status, 'done');
+    const mine = textOf(login(t, loginPrimitive('bob', [leaf('DigestSchema', 'MD5')!], 'JiMMY')).answer, 'Nonce')!;
+    // Someone else (same default Android ClientID) asks for a challenge for bob in between.
+    login(t, loginPrimitive('bob', [leaf('DigestSchema', 'MD5')!], 'JiMMY'), '1.2', '10.6.6.6');
+    // bob answers his own challenge, even from a new ClientID and cookie.
+    const phase2 = login(t, loginPrimitive('bob', [leaf('DigestBytes', computeDigest('MD5', mine, 'secret'))!], 'changed-client'));
+    assert.equal(code(phase2.answer), 200);
   });
 
-  test('a challenge expires after the nonce lifetime', () => {
+  test('a wrong digest is refused with 409', () => {
+    const t = makeServices();
+    addUser(t, 'bob@imps.test', 'secret');
+    const nonce = textOf(login(t, loginPrimitive('bob', [leaf('DigestSchema', 'MD5')!])).answer, 'Nonce')!;
+    const bad = login(t, loginPrimitive('bob', [leaf('DigestBytes', computeDigest('MD5', nonce, 'guess'))!]));
+    assert.equal(code(bad.answer), 409);
+    assert.equal(bad.actor, undefined);
+  });
+
+  test('a challenge expires after the nonce lifetime: the late answer earns a new challenge', () => {
     const t = makeServices('session: { nonceLifetime: 30 }');
     addUser(t, 'bob@imps.test', 'secret');
-    const phase1 = login(t, loginPrimitive('bob', [leaf('DigestSchema', 'MD5')!]));
-    t.advance(29_000);
-    assert.equal(phase1.actor.getSnapshot().value, 'challenged');
-    t.advance(2_000);
-    assert.equal(phase1.actor.getSnapshot().status, 'done');
-    assert.equal(t.services.router.challengeFor('bob@imps.test', 'URL=phone-1'), undefined);
+    const nonce = textOf(login(t, loginPrimitive('bob', [leaf('DigestSchema', 'MD5')!])).answer, 'Nonce')!;
+    t.advance(31_000);
+    const late = login(t, loginPrimitive('bob', [leaf('DigestBytes', computeDigest('MD5', nonce, 'secret'))!]));
+    assert.equal(code(late.answer), 401);
+    assert.ok(textOf(late.answer, 'Nonce'));
   });
 
   test('an unknown user offered PWD is asked for the password so auto-registration can work', () => {
     const t = makeServices();
     const phase1 = login(t, loginPrimitive('newbie', [leaf('DigestSchema', 'PWD,MD5')!]), '1.1');
     assert.equal(textOf(phase1.answer, 'DigestSchema'), 'PWD');
-    const phase2 = login(t, loginPrimitive('newbie', [leaf('Password', 'mine')!]), '1.1', phase1.actor);
+    const phase2 = login(t, loginPrimitive('newbie', [leaf('Password', 'mine')!]), '1.1');
     assert.equal(code(phase2.answer), 200);
     assert.ok(t.services.accounts.get('newbie@imps.test'));
+  });
+
+  test('a bad value in a 1.3 login CapabilityList is ignored, not fatal', () => {
+    const t = makeServices();
+    addUser(t, 'carol@imps.test', 'pw');
+    const caps = el('CapabilityList', [leaf('MultiTrans', 'x')!, leaf('ParserSize', '99999999999')!, leaf('AnyContent', 'maybe')!, leaf('ClientType', 'MOBILE_PHONE')!]);
+    const { answer, actor } = login(t, loginPrimitive('carol', [leaf('Password', 'pw')!, caps]), '1.3');
+    assert.equal(code(answer), 200);
+    assert.ok(child(answer, 'AgreedCapabilityList'));
+    assert.equal(actor!.getSnapshot().context.capabilities.multiTrans, 1);
   });
 
   test('the session expires after KeepAliveTime without traffic; each request restarts the timer', () => {
     const t = makeServices('session: { keepAliveMin: 60 }');
     addUser(t, 'alice@imps.test', 'pw');
-    const { actor } = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!, leaf('TimeToLive', 60)!]));
+    const actor = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!, leaf('TimeToLive', 60)!])).actor!;
     t.advance(50_000);
     request(actor, el('KeepAlive-Request'));
     t.advance(50_000);
@@ -130,8 +144,8 @@ describe('session actor', () => {
     const t = makeServices('messages: { reofferAfter: 100 }');
     addUser(t, 'alice@imps.test', 'pw');
     addUser(t, 'bob@imps.test', 'pw');
-    const alice = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!])).actor;
-    const bob = login(t, loginPrimitive('bob', [leaf('Password', 'pw')!], 'bob-phone')).actor;
+    const alice = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!])).actor!;
+    const bob = login(t, loginPrimitive('bob', [leaf('Password', 'pw')!], 'bob-phone')).actor!;
     const sent = request(alice, el('SendMessage-Request', [
       leaf('DeliveryReport', false),
       el('MessageInfo', [leaf('ContentSize', 2), el('Recipient', [el('User', [leaf('UserID', 'wv:bob@imps.test')])]), el('Sender', [])]),
@@ -157,7 +171,7 @@ describe('session actor', () => {
   test('primitives outside the agreed service are refused with 506', () => {
     const t = makeServices();
     addUser(t, 'alice@imps.test', 'pw');
-    const { actor } = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!]));
+    const actor = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!])).actor!;
     const service = request(actor, el('Service-Request', [el('Functions', [el('WVCSPFeat', [el('FundamentalFeat')])]), leaf('AllFunctionsRequest', true)]));
     assert.equal(service.name, 'Service-Response');
     assert.ok(child(service, 'AllFunctions'));
@@ -170,11 +184,47 @@ describe('session actor', () => {
   test('the same client logging in again replaces its old session', () => {
     const t = makeServices();
     addUser(t, 'alice@imps.test', 'pw');
-    const first = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!])).actor;
-    const other = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!], 'second-phone')).actor;
-    const again = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!])).actor;
+    const first = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!])).actor!;
+    const other = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!], 'second-phone')).actor!;
+    const again = login(t, loginPrimitive('alice', [leaf('Password', 'pw')!])).actor!;
     assert.equal(first.getSnapshot().status, 'done');
     assert.ok(isActive(other.getSnapshot()) && isActive(again.getSnapshot()));
     assert.equal(t.services.router.sessionsOf('alice@imps.test').length, 2);
+  });
+});
+
+describe('session actor: limits and revocation', () => {
+  test('a user with more phones than session.maxPerUser loses the oldest session', () => {
+    const t = makeServices('session: { maxPerUser: 2 }');
+    addUser(t, 'dan@imps.test', 'pw');
+    const sessions = ['p1', 'p2', 'p3'].map((c) => login(t, loginPrimitive('dan', [leaf('Password', 'pw')!], c)).actor!);
+    assert.deepEqual(sessions.map((s) => isActive(s.getSnapshot())), [false, true, true]);
+  });
+
+  test('a password change or a deleted account ends live sessions at their next request (604)', () => {
+    const t = makeServices();
+    addUser(t, 'eve@imps.test', 'pw');
+    const actor = login(t, loginPrimitive('eve', [leaf('Password', 'pw')!])).actor!;
+    assert.equal(code(request(actor, el('KeepAlive-Request'))), 200);
+    t.services.accounts.setPassword('eve@imps.test', t.vault.seal('new'));
+    assert.equal(code(request(actor, el('KeepAlive-Request'))), 604);
+    assert.equal(actor.getSnapshot().value, 'revoked');
+    const again = login(t, loginPrimitive('eve', [leaf('Password', 'new')!])).actor!;
+    t.services.accounts.delete('eve@imps.test');
+    assert.deepEqual(poll(again), []);
+    assert.equal(again.getSnapshot().status, 'done');
+  });
+
+  test('a store failure inside a request is answered with 500 and the session lives on', () => {
+    const t = makeServices();
+    addUser(t, 'fay@imps.test', 'pw');
+    const actor = login(t, loginPrimitive('fay', [leaf('Password', 'pw')!])).actor!;
+    const original = t.services.messages.offer.bind(t.services.messages);
+    t.services.messages.offer = () => {
+      throw new Error('disk on fire');
+    };
+    assert.deepEqual(poll(actor), []);
+    t.services.messages.offer = original;
+    assert.ok(isActive(actor.getSnapshot()));
   });
 });
