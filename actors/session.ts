@@ -64,6 +64,7 @@ export interface SessionContext extends SessionView {
   /** For logs: the SessionID is a bearer token and never logged. */
   logId: string;
   clientKey: string;
+  /** SessionCookie from the login: echoed in every wake-up (CIR) the phone is sent. */
   cookie: string;
   address: string;
   /** The account's generation at login; a password change or deletion ends the session. */

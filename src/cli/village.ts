@@ -36,9 +36,28 @@ USER is "alice" (first configured domain), "alice@example.org" or "wv:alice@exam
 
 class UsageError extends Error {}
 
+/** A password from standard input: typed without echo on a terminal, or one line from a pipe. */
 async function readPassword(): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stdin.isTTY ? process.stderr : undefined, terminal: false });
-  if (process.stdin.isTTY) process.stderr.write('Password: ');
+  if (process.stdin.isTTY) {
+    process.stderr.write('Password: ');
+    process.stdin.setRawMode(true);
+    const chars: string[] = [];
+    try {
+      for await (const chunk of process.stdin) {
+        for (const ch of String(chunk)) {
+          if (ch === '\r' || ch === '\n') return chars.join('');
+          if (ch === '\u0003') throw new UsageError('cancelled');
+          if (ch === '\u007f' || ch === '\b') chars.pop();
+          else chars.push(ch);
+        }
+      }
+    } finally {
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+      process.stderr.write('\n');
+    }
+  }
+  const rl = createInterface({ input: process.stdin, terminal: false });
   for await (const line of rl) {
     rl.close();
     return line;

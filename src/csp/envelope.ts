@@ -18,7 +18,7 @@ export interface Transaction {
 
 export interface CspMessage {
   version: CspVersion;
-  sessionType: 'Inband' | 'Outband';
+  /** Inband messages carry one; an Outband message (Login, GetSPInfo) has none. */
   sessionId?: string;
   transactions: Transaction[];
   /** Poll as found in Session (1.2+) or any TransactionDescriptor (1.1); only servers set it. */
@@ -32,7 +32,6 @@ export function readMessage(root: CspElement, version: CspVersion): CspMessage {
   if (!session) throw new CspError(400, 'WV-CSP-Message has no Session');
   const descriptor = child(session, 'SessionDescriptor');
   const sessionId = textOf(descriptor, 'SessionID') || undefined;
-  const declaredType = textOf(descriptor, 'SessionType')?.toLowerCase();
   const transactions = childrenNamed(session, 'Transaction').map((t): Transaction => {
     const td = child(t, 'TransactionDescriptor');
     const content = child(t, 'TransactionContent');
@@ -46,7 +45,6 @@ export function readMessage(root: CspElement, version: CspVersion): CspMessage {
   const pollFlags = [textOf(session, 'Poll'), ...childrenNamed(session, 'Transaction').map((t) => textOf(child(t, 'TransactionDescriptor'), 'Poll'))];
   const message: CspMessage = {
     version,
-    sessionType: declaredType === 'outband' || (!declaredType && !sessionId) ? 'Outband' : 'Inband',
     transactions,
     poll: pollFlags.some((p) => p?.toUpperCase() === 'T'),
   };

@@ -74,11 +74,3 @@ export function intOf(parent: CspElement | undefined, name: string): number | un
   if (!/^\d{1,10}$/.test(value)) throw new CspError(402, `${name} must be a whole number, not "${value}"`);
   return Number(value);
 }
-
-/** Deep copy, so a tree taken from one message can be put into another safely. */
-export function cloneElement(node: CspElement): CspElement {
-  const copy: CspElement = { name: node.name, children: node.children.map(cloneElement) };
-  if (node.text !== undefined) copy.text = node.text;
-  if (node.attrs) copy.attrs = { ...node.attrs };
-  return copy;
-}

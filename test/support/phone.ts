@@ -130,7 +130,16 @@ export class Phone {
     if (res.statusCode === 200 && raw.length > 0 && /xml/.test(type)) {
       const decoded = decodeXml(raw, { maxDepth: 100 });
       if (this.strict) {
-        const problems = schemaFor(decoded.version).validate(decoded.root);
+        // The decoder is liberal (any case, aliases); the server must not rely on that: every
+        // element name it writes must be exactly the version's own spelling.
+        const schema = schemaFor(decoded.version);
+        const names = new Set([...raw.toString('utf8').matchAll(/<([A-Za-z][\w.-]*)[\s/>]/g)].map((m) => m[1]!));
+        const misspelt = [...names].filter((n) => {
+          const canonical = schema.canonicalName(n);
+          return !canonical || schema.wireName(canonical) !== n;
+        });
+        if (misspelt.length) throw new Error(`the server wrote element names CSP ${decoded.version} does not spell that way: ${misspelt.join(', ')}`);
+        const problems = schema.validate(decoded.root);
         if (problems.length) throw new Error(`the server sent CSP ${decoded.version} that breaks the content models:\n  ${problems.join('\n  ')}\n${raw.toString('utf8').slice(0, 2000)}`);
       }
       exchange.message = readMessage(decoded.root, decoded.version);
