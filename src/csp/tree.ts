@@ -11,6 +11,8 @@ export interface CspElement {
   children: CspElement[];
   /** Text of a leaf element (undefined for structures and empty elements). */
   text?: string;
+  /** Binary content of a leaf that arrived as WBXML OPAQUE (e.g. ContentData from Baraza-era encoders). */
+  bytes?: Buffer;
 }
 
 type Child = CspElement | undefined | null | false;

@@ -7,11 +7,11 @@ import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 import type { CspMessage, TransactionMode } from '../../src/csp/envelope.ts';
 import { buildMessage, readMessage } from '../../src/csp/envelope.ts';
 import type { CspVersion } from '../../src/csp/versions.ts';
-import { decodeXml, encodeXml } from '../../src/csp/xml-codec.ts';
+import { codecByName, codecForContentType, type EncodingName } from '../../src/csp/codecs.ts';
 import { computeDigest } from '../../src/auth/digest.ts';
 import { schemaFor } from '../../src/csp/schema/index.ts';
 
-export type Encoding = 'xml';
+export type Encoding = EncodingName;
 
 export interface PhoneOptions {
   version: CspVersion;
@@ -40,12 +40,6 @@ export interface OutTx {
   mode?: TransactionMode;
   id?: string;
 }
-
-const DEFAULT_TYPES: Record<CspVersion, string> = {
-  '1.1': 'application/vnd.wv.csp.xml',
-  '1.2': 'application/vnd.wv.csp.xml',
-  '1.3': 'application/vnd.wv.csp+xml',
-};
 
 /** The Code of a primitive's Result (or of the primitive itself when it is a Result). */
 export function resultCode(primitive: CspElement | undefined): number {
@@ -106,7 +100,7 @@ export class Phone {
   ) {
     this.version = options.version;
     this.encoding = options.encoding ?? 'xml';
-    this.contentType = options.contentType ?? DEFAULT_TYPES[this.version];
+    this.contentType = options.contentType ?? codecByName(this.encoding).defaultContentType(this.version);
     this.clientId = options.clientId ?? `village-test-${Math.random().toString(36).slice(2, 10)}`;
     this.strict = options.strict ?? true;
   }
@@ -116,7 +110,7 @@ export class Phone {
   }
 
   encode(root: CspElement): Buffer {
-    return encodeXml(root, this.version);
+    return codecByName(this.encoding).encode(root, this.version);
   }
 
   /** POST raw bytes with a given Content-Type (for bad-input tests). */
@@ -126,10 +120,10 @@ export class Phone {
     const res = await request(this.server.url, { method: 'POST', body, headers });
     const raw = Buffer.from(await res.body.arrayBuffer());
     const exchange: HttpExchange = { status: res.statusCode, headers: res.headers, raw };
-    const type = String(res.headers['content-type'] ?? '');
-    if (res.statusCode === 200 && raw.length > 0 && /xml/.test(type)) {
-      const decoded = decodeXml(raw, { maxDepth: 100 });
-      if (this.strict) {
+    const codec = codecForContentType(String(res.headers['content-type'] ?? ''));
+    if (res.statusCode === 200 && raw.length > 0 && codec) {
+      const decoded = codec.decode(raw, { maxDepth: 100 });
+      if (this.strict && codec.name === 'xml') {
         // The decoder is liberal (any case, aliases); the server must not rely on that: every
         // element name it writes must be exactly the version's own spelling.
         const schema = schemaFor(decoded.version);
@@ -139,8 +133,10 @@ export class Phone {
           return !canonical || schema.wireName(canonical) !== n;
         });
         if (misspelt.length) throw new Error(`the server wrote element names CSP ${decoded.version} does not spell that way: ${misspelt.join(', ')}`);
-        const problems = schema.validate(decoded.root);
-        if (problems.length) throw new Error(`the server sent CSP ${decoded.version} that breaks the content models:\n  ${problems.join('\n  ')}\n${raw.toString('utf8').slice(0, 2000)}`);
+      }
+      if (this.strict) {
+        const problems = schemaFor(decoded.version).validate(decoded.root);
+        if (problems.length) throw new Error(`the server sent CSP ${decoded.version} (${codec.name}) that breaks the content models:\n  ${problems.join('\n  ')}`);
       }
       exchange.message = readMessage(decoded.root, decoded.version);
     }
@@ -204,7 +200,8 @@ export class Phone {
     const defaults = [
       leaf('ClientType', 'MOBILE_PHONE')!,
       leaf('InitialDeliveryMethod', 'P')!,
-      leaf('AcceptedContentLength', 262144)!,
+      // 1.3 replaced AcceptedContentLength (no 1.3 WBXML token) by pull and push lengths.
+      ...(this.version === '1.3' ? [leaf('AcceptedPullLength', 262144)!, leaf('AcceptedPushLength', 262144)!] : [leaf('AcceptedContentLength', 262144)!]),
       leaf('SupportedBearer', 'HTTP')!,
       leaf('MultiTrans', 1)!,
       leaf('ParserSize', 262144)!,

@@ -107,6 +107,7 @@ export class VersionSchema {
   private readonly byLowerName = new Map<string, string>();
   private readonly orderCache = new Map<string, Map<string, number>>();
   private readonly regexCache = new Map<string, RegExp>();
+  private readonly repeatCache = new Map<string, Set<string>>();
   /** Value tokens (EXT_T_0 index → string) of this version. */
   readonly valueTokens: Map<number, string>;
 
@@ -179,6 +180,21 @@ export class VersionSchema {
     return this.defs.keys();
   }
 
+  /**
+   * Whether `child` may occur more than once inside `parent` (its content model repeats it, or
+   * a group around it, or names it twice). Unknown parents and children: false.
+   */
+  repeatable(parent: string, child: string): boolean {
+    let names = this.repeatCache.get(parent);
+    if (!names) {
+      names = new Set();
+      const model = this.defs.get(parent)?.model;
+      if (model) collectRepeatable(model, false, names, new Map());
+      this.repeatCache.set(parent, names);
+    }
+    return names.has(child);
+  }
+
   /** Children reordered as the parent's content model lists them (unknown names last, stable). */
   orderChildren(parent: string, children: CspElement[]): CspElement[] {
     if (children.length < 2) return children;
@@ -245,6 +261,17 @@ export class VersionSchema {
     }
     return re;
   }
+}
+
+function collectRepeatable(p: Particle, insideRepeat: boolean, out: Set<string>, seen: Map<string, number>): void {
+  const repeats = insideRepeat || p.max > 1;
+  if (p.kind === 'element') {
+    const count = (seen.get(p.name) ?? 0) + 1;
+    seen.set(p.name, count);
+    if (repeats || count > 1) out.add(p.name);
+    return;
+  }
+  for (const item of p.items) collectRepeatable(item, repeats, out, seen);
 }
 
 function quantifier(p: Particle): string {
