@@ -60,6 +60,8 @@ export const configSchema = z.strictObject({
        * client address taken from X-Forwarded-For (for throttling and logs).
        */
       trustedProxies: z.array(z.string().min(1)).default([]),
+      /** Cross-origin access for browser clients (the JSON binding): allowed page origins, or "*". */
+      cors: z.strictObject({ origins: z.array(z.string().min(1)).default([]) }).prefault({}),
     })
     .prefault({}),
   /** Communication Initiation Requests (waking idle phones). Used from the CIR issue on. */

@@ -138,9 +138,30 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
     res.end(out);
   };
 
+  const corsOrigins = new Set(config.http.cors.origins);
+  /** CORS headers for a browser page on another origin, when config.http.cors allows it. */
+  const corsHeaders = (req: IncomingMessage): Record<string, string> => {
+    const origin = req.headers.origin;
+    if (!origin || !(corsOrigins.has('*') || corsOrigins.has(origin))) return {};
+    return { 'Access-Control-Allow-Origin': corsOrigins.has('*') ? '*' : origin, Vary: 'Origin', 'Access-Control-Expose-Headers': 'Content-Length' };
+  };
+
   const server = createServer((req, res) => {
     inFlight.add(res);
     res.on('close', () => inFlight.delete(res));
+    for (const [k, v] of Object.entries(corsHeaders(req))) res.setHeader(k, v);
+    if (req.method === 'OPTIONS') {
+      // CORS preflight: which methods and headers a page may use.
+      res.writeHead(204, {
+        Allow: 'GET, HEAD, POST, OPTIONS',
+        ...(res.hasHeader('Access-Control-Allow-Origin')
+          ? { 'Access-Control-Allow-Methods': 'POST, GET, OPTIONS', 'Access-Control-Allow-Headers': 'Content-Type', 'Access-Control-Max-Age': '600' }
+          : {}),
+        'Content-Length': 0,
+      });
+      res.end();
+      return;
+    }
     if (req.method === 'POST') {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -179,7 +200,7 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       );
       return;
     }
-    plain(res, 405, 'Method not allowed: CSP is POSTed', { Allow: 'GET, HEAD, POST' });
+    plain(res, 405, 'Method not allowed: CSP is POSTed', { Allow: 'GET, HEAD, POST, OPTIONS' });
   });
   server.keepAliveTimeout = 30_000;
   server.headersTimeout = 40_000;

@@ -5,6 +5,7 @@ import type { CspVersion } from './versions.ts';
 import type { Decoded, DecodeLimits } from './xml-codec.ts';
 import { decodeXml, encodeXml, sniffXmlVersion } from './xml-codec.ts';
 import { decodeWbxml, encodeWbxml, salvageWbxml, sniffWbxmlVersion } from './wbxml-codec.ts';
+import { JSON_CODEC } from './json-codec.ts';
 
 export type EncodingName = 'xml' | 'wbxml' | 'json';
 
@@ -57,6 +58,8 @@ const BY_MEDIA_TYPE = new Map<string, Codec>([
   ['application/xml', XML_CODEC],
   ['application/vnd.wv.csp.wbxml', WBXML_CODEC],
   ['application/vnd.wv.csp+wbxml', WBXML_CODEC],
+  ['application/vnd.wv.csp+json', JSON_CODEC],
+  ['application/json', JSON_CODEC],
 ]);
 
 /** The codec for a request's Content-Type (parameters ignored), if we speak it. */
@@ -69,6 +72,7 @@ export function codecForContentType(contentType: string | undefined): Codec | un
 export function codecForBody(body: Buffer): Codec | undefined {
   const start = body.subarray(0, 64).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
   if (start.startsWith('<')) return XML_CODEC;
+  if (start.startsWith('{')) return JSON_CODEC;
   // WBXML: a version byte 0x00–0x03, then a public id (0x10–0x12, 0x01, or 0 + string-table index).
   if (body.length > 4 && body[0]! <= 0x03 && [0x00, 0x01, 0x10, 0x11, 0x12].includes(body[1]!)) return WBXML_CODEC;
   return undefined;

@@ -11,7 +11,7 @@ export interface Variant {
 }
 
 export const VERSIONS: readonly CspVersion[] = ['1.1', '1.2', '1.3'];
-export const ENCODINGS: readonly Encoding[] = ['xml', 'wbxml'];
+export const ENCODINGS: readonly Encoding[] = ['xml', 'wbxml', 'json'];
 
 export const MATRIX: readonly Variant[] = ENCODINGS.flatMap((encoding) =>
   VERSIONS.map((version) => ({ version, encoding, label: `CSP ${version} ${encoding}` })),

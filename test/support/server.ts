@@ -46,7 +46,7 @@ export class TestServer {
       http: { host: '127.0.0.1', port: 0, ...((overrides.http as object) ?? {}) },
       // Every test phone comes from 127.0.0.1: lift the per-address limits a real server keeps,
       // unless the test is about them.
-      loginLimits: { registrationsPerAddressPerHour: 1_000_000, challengesPerAddressPerMinute: 1_000_000, ...((overrides.loginLimits as object) ?? {}) },
+      loginLimits: { registrationsPerAddressPerHour: 1_000_000, challengesPerAddressPerMinute: 1_000_000, maxFailuresPerAddress: 1_000_000, ...((overrides.loginLimits as object) ?? {}) },
       log: { level: 'debug', ...((overrides.log as object) ?? {}) },
     };
     const server = new TestServer(dataDir, configFile, config, options.env ?? {}, options.keepLogs ?? true, options.nodeArgs ?? []);
