@@ -7,7 +7,9 @@
 //   * every optional particle is present, every repeatable one twice (to exercise repetition);
 //   * a choice takes one branch; a primitive whose tree holds choices is generated in as many
 //     variants as its widest choice has branches, and variant k takes branch (k + offset) mod n,
-//     the offset a hash of the choice's path, so every branch of every choice occurs once;
+//     the offset a hash of the seed and the choice's path, so every branch of every choice that
+//     all variants reach occurs (a choice nested in another's branch only where that branch is
+//     taken); a repeated choice takes two branches, in model order;
 //   * leaves get values of their type, cycling through pools so every value occurs somewhere:
 //     integers (0, 4294967295, …), booleans T/F, DateTimes (with Z, without zone — the form
 //     libwbxml writes as 6-byte OPAQUE — and extended format), and strings: plain, non-ASCII
