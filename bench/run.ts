@@ -3,16 +3,18 @@
 //   core        N phones log in at once, exchange messages flat out and at a steady rate
 //   recipients  one sender, each message to R recipients
 //   backlog     B messages waiting for an offline user, collected at login
+//   codecs      decode/encode throughput of XML, WBXML and JSON on the generated corpus
 // Options: --clients N (200) --messages M (20) --recipients R (100) --backlog B (10000)
-//          --only core,recipients,backlog  --profile DIR (V8 CPU profile of the server)
+//          --only core,recipients,backlog,codecs  --profile DIR (V8 CPU profile of the server)
 import { parseArgs } from 'node:util';
 import { setGlobalDispatcher, Agent } from 'undici';
 import type { BenchOptions, ScenarioResult } from './lib.ts';
 import { core } from './scenarios/core.ts';
 import { recipients } from './scenarios/recipients.ts';
 import { backlog } from './scenarios/backlog.ts';
+import { codecs } from './scenarios/codecs.ts';
 
-const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog };
+const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, codecs };
 
 const { values } = parseArgs({
   options: {

@@ -40,7 +40,9 @@ const CANONICAL_INTEGER = /^(?:0|[1-9]\d*)$/;
 const INTEGER_TEXT = /^\s*\d+\s*$/;
 const BOOLEAN_TEXT = /^\s*(?:T|F|TRUE|FALSE)\s*$/i;
 const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const hasLoneSurrogate = (s: string) => s.search(LONE_SURROGATES) >= 0;
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+// The precise (lookbehind) test only runs on the rare strings that hold a surrogate at all.
+const hasLoneSurrogate = (s: string) => ANY_SURROGATE.test(s) && s.search(LONE_SURROGATES) >= 0;
 /** A JSON string literal; a lone surrogate (which no UTF-8 can carry) becomes U+FFFD, as in XML. */
 const quote = (s: string) => JSON.stringify(s.replace(LONE_SURROGATES, '\uFFFD'));
 
@@ -211,57 +213,65 @@ export function decodeJson(body: Buffer, limits: DecodeLimits): Decoded {
   }
   if (rootKey === undefined) fail(`no "${ROOT}"`);
 
-  const element = (name: string, value: unknown, depth: number, path: string): CspElement => {
+  // Paths (for error messages) are built only when something fails: a linked list of keys.
+  type Path = { up: Path | undefined; key: string } | undefined;
+  const pathText = (p: Path): string => (p ? (p.up ? `${pathText(p.up)}.${p.key}` : p.key).replace(/\.\[/g, '[') : '');
+
+  // No closures per element: tsx's keepNames wraps each one, which dominated decoding time.
+  const wrongKind = (at: Path, name: string, want: string, value: unknown): never => fail(`${pathText(at)}: ${name} is ${want}, not ${describe(value)}`);
+
+  const element = (name: string, value: unknown, depth: number, at: Path): CspElement => {
     if (depth > limits.maxDepth) fail(`elements nested deeper than ${limits.maxDepth} levels`);
     const type = schema.get(name)?.type;
     const leaf = type !== undefined && LEAF_TYPES.has(type);
     const node: CspElement = { name, children: [] };
-    const kind = (want: string) => fail(`${path}: ${name} is ${want}, not ${describe(value)}`);
 
     if (isObject(value)) {
-      if (leaf) kind(type === 'integer' ? 'a number' : type === 'boolean' ? 'true or false' : 'a string');
-      node.children = children(name, value, depth, path);
+      if (leaf) wrongKind(at, name, type === 'integer' ? 'a number' : type === 'boolean' ? 'true or false' : 'a string', value);
+      node.children = children(name, value, depth, at);
     } else if (typeof value === 'string') {
-      if (hasLoneSurrogate(value)) fail(`${path}: the string holds a lone surrogate (\\ud800–\\udfff escape without its pair)`);
-      if (type !== undefined && !leaf && !shape.mayBeEmpty(name)) kind('a structure (an object)');
-      if (type === 'integer' && value !== '' && !INTEGER_TEXT.test(value)) fail(`${path}: ${name} is a non-negative integer, not ${clip(value)}`);
-      if (type === 'boolean' && value !== '' && !BOOLEAN_TEXT.test(value)) fail(`${path}: ${name} is true or false, not ${clip(value)}`);
+      if (hasLoneSurrogate(value)) fail(`${pathText(at)}: the string holds a lone surrogate (\\ud800–\\udfff escape without its pair)`);
+      if (type !== undefined && !leaf && !shape.mayBeEmpty(name)) wrongKind(at, name, 'a structure (an object)', value);
+      if (type === 'integer' && value !== '' && !INTEGER_TEXT.test(value)) fail(`${pathText(at)}: ${name} is a non-negative integer, not ${clip(value)}`);
+      if (type === 'boolean' && value !== '' && !BOOLEAN_TEXT.test(value)) fail(`${pathText(at)}: ${name} is true or false, not ${clip(value)}`);
       if (value !== '') node.text = value;
     } else if (typeof value === 'number') {
-      if (type !== undefined && type !== 'integer') kind(leaf ? (type === 'boolean' ? 'true or false' : 'a string') : 'a structure (an object)');
-      if (type === 'integer' && !(Number.isSafeInteger(value) && value >= 0)) fail(`${path}: ${name} is a non-negative integer, not ${value}`);
+      if (type !== undefined && type !== 'integer') wrongKind(at, name, leaf ? (type === 'boolean' ? 'true or false' : 'a string') : 'a structure (an object)', value);
+      if (type === 'integer' && !(Number.isSafeInteger(value) && value >= 0)) fail(`${pathText(at)}: ${name} is a non-negative integer, not ${value}`);
       node.text = String(value);
     } else if (typeof value === 'boolean') {
-      if (type !== undefined && type !== 'boolean') kind(leaf ? (type === 'integer' ? 'a number' : 'a string') : 'a structure (an object)');
+      if (type !== undefined && type !== 'boolean') wrongKind(at, name, leaf ? (type === 'integer' ? 'a number' : 'a string') : 'a structure (an object)', value);
       node.text = value ? 'T' : 'F';
     } else if (Array.isArray(value)) {
-      fail(`${path}: an array inside an array (an element is a value, a repeated element an array of values)`);
+      fail(`${pathText(at)}: an array inside an array (an element is a value, a repeated element an array of values)`);
     } else {
-      fail(`${path}: null is not a CSP value (leave the key out instead)`);
+      fail(`${pathText(at)}: null is not a CSP value (leave the key out instead)`);
     }
     const attrs = shape.attrsOf(name);
     if (attrs) node.attrs = attrs;
     return node;
   };
 
-  const children = (parent: string, object: JsonObject, depth: number, path: string): CspElement[] => {
+  const children = (parent: string, object: JsonObject, depth: number, at: Path): CspElement[] => {
     const groups = new Map<string, CspElement[]>();
-    for (const [key, value] of Object.entries(object)) {
-      if (hasLoneSurrogate(key)) fail(`${path}: a key holds a lone surrogate`);
+    for (const key in object) {
+      if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
+      const value = object[key];
+      if (hasLoneSurrogate(key)) fail(`${pathText(at)}: a key holds a lone surrogate`);
       const name = schema.canonicalName(key) ?? key;
       const how = multiplicity(shape, parent, name);
-      const here = `${path}.${key.length > 64 ? `${key.slice(0, 64)}…` : key}`;
-      if (Array.isArray(value) && how === 'single') fail(`${name} may occur only once in ${parent} (${here} is an array)`);
-      const list = groups.get(name) ?? [];
-      if (Array.isArray(value)) value.forEach((item, i) => list.push(element(name, item, depth + 1, `${here}[${i}]`)));
+      const here: Path = { up: at, key: key.length > 64 ? `${key.slice(0, 64)}…` : key };
+      if (Array.isArray(value) && how === 'single') fail(`${name} may occur only once in ${parent} (${pathText(here)} is an array)`);
+      let list = groups.get(name);
+      if (!list) groups.set(name, (list = []));
+      if (Array.isArray(value)) for (let i = 0; i < value.length; i++) list.push(element(name, value[i], depth + 1, { up: here, key: `[${i}]` }));
       else list.push(element(name, value, depth + 1, here));
-      if (how === 'single' && list.length > 1) fail(`${name} may occur only once in ${parent} (${here} repeats it under another spelling)`);
-      groups.set(name, list);
+      if (how === 'single' && list.length > 1) fail(`${name} may occur only once in ${parent} (${pathText(here)} repeats it under another spelling)`);
     }
-    return schema.orderChildren(parent, [...groups.values()].flat());
+    return schema.orderChildren(parent, groups.size === 1 ? groups.values().next().value! : [...groups.values()].flat());
   };
 
-  return { version, root: element(ROOT, parsed[rootKey!], 1, rootKey!) };
+  return { version, root: element(ROOT, parsed[rootKey!], 1, { up: undefined, key: rootKey! }) };
 }
 
 // ── Reading what can be read of a broken body ─────────────────────────────────────────────

@@ -435,32 +435,45 @@ function decodeBody(r: Reader, header: Header, version: CspVersion, limits: Deco
 
 // ── Encoding ────────────────────────────────────────────────────────────────────────────────
 
+/** A growable byte buffer. */
 class Writer {
-  private readonly chunks: number[] = [];
+  private buf = Buffer.allocUnsafe(1024);
+  private length = 0;
+
+  private ensure(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + extra));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
 
   byte(b: number): void {
-    this.chunks.push(b);
+    this.ensure(1);
+    this.buf[this.length++] = b;
   }
 
   uint(n: number): void {
     const groups = [n & 0x7f];
     for (n = Math.floor(n / 128); n > 0; n = Math.floor(n / 128)) groups.unshift((n & 0x7f) | 0x80);
-    for (const g of groups) this.chunks.push(g);
+    for (const g of groups) this.byte(g);
   }
 
-  bytes(b: Buffer | Uint8Array | number[]): void {
-    for (const x of b) this.chunks.push(x);
+  bytes(b: Buffer | number[]): void {
+    this.ensure(b.length);
+    for (let i = 0; i < b.length; i++) this.buf[this.length++] = b[i]!;
   }
 
   str(s: string): void {
-    this.byte(STR_I);
     // NUL cannot appear inside STR_I; it is replaced, as XML replaces what it cannot carry.
-    this.bytes(Buffer.from(s.replace(/\u0000/g, '\uFFFD'), 'utf8'));
-    this.byte(0);
+    const text = s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s;
+    this.ensure(Buffer.byteLength(text, 'utf8') + 2);
+    this.buf[this.length++] = STR_I;
+    this.length += this.buf.write(text, this.length, 'utf8');
+    this.buf[this.length++] = 0;
   }
 
   buffer(): Buffer {
-    return Buffer.from(this.chunks);
+    return Buffer.from(this.buf.subarray(0, this.length));
   }
 }
 

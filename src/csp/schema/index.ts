@@ -200,6 +200,22 @@ export class VersionSchema {
     if (children.length < 2) return children;
     const order = this.positions(parent);
     if (!order) return children;
+    // Already in model order (the usual case): nothing to do.
+    let last = -1;
+    let sorted = true;
+    for (const c of children) {
+      const rank = order.get(c.name) ?? Number.MAX_SAFE_INTEGER;
+      if (rank < last) {
+        sorted = false;
+        break;
+      }
+      last = rank;
+    }
+    if (sorted) return children;
+    // A sequence that already conforms is kept: sorting by first mention would break models
+    // that name an element twice (1.3 Notification-Request names ContactListIDList in two branches).
+    const model = this.defs.get(parent)!.model!;
+    if (this.matcher(parent, model).test(children.map((c) => `<${c.name}>`).join(''))) return children;
     return children
       .map((c, i) => ({ c, i, rank: order.get(c.name) ?? Number.MAX_SAFE_INTEGER }))
       .sort((a, b) => a.rank - b.rank || a.i - b.i)
