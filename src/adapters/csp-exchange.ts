@@ -39,8 +39,11 @@ export class CspExchange {
     message.transactions.forEach((tx, index) => {
       const primitive = tx.primitive;
       if (index >= config.http.maxTransactions) {
-        needsAnswer = true;
-        answer(tx, status(400, `More than ${config.http.maxTransactions} transactions in one message`));
+        // One answer for all the excess, however many there are: the answer must stay small.
+        if (index === config.http.maxTransactions) {
+          needsAnswer = true;
+          answer(tx, status(400, `More than ${config.http.maxTransactions} transactions in one message; the rest were not processed`));
+        }
         return;
       }
       if (!primitive) {

@@ -116,10 +116,10 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       plain(res, 400, 'Empty request body: POST one CSP document (WV-CSP-Message)');
       return;
     }
-    const version = codec.sniffVersion(body);
-    const contentType = requestedType ? echoContentType(requestedType) : codec.defaultContentType(version ?? '1.2');
+    const contentType = requestedType ? echoContentType(requestedType) : codec.defaultContentType(codec.sniffVersion(body) ?? '1.2');
     let out: Buffer;
     if (tooLarge) {
+      const version = codec.sniffVersion(body);
       const reason = `Request body larger than ${config.http.maxBodyBytes} bytes`;
       log.info({ address, limit: config.http.maxBodyBytes }, 'request body too large');
       if (!version) return plain(res, 400, reason);

@@ -289,45 +289,27 @@ function tryParse(text: string): unknown {
 }
 
 /** The "version" of a body that failed to decode: parsed if it is JSON, else found by pattern. */
+// Both read the text with regular expressions, never by parsing it again: they run on bodies
+// that failed to parse (or before parsing), and a hostile body can take JSON.parse a long time.
 export function sniffJsonVersion(body: Buffer): CspVersion | undefined {
-  const text = looseText(body);
-  const parsed = tryParse(text);
-  if (isObject(parsed)) return isVersion(parsed['version']) ? parsed['version'] : undefined;
-  const match = /"version"\s*:\s*"(1\.[123])"/.exec(text);
+  const match = /"version"\s*:\s*"(1\.[123])"/.exec(looseText(body));
   return match ? (match[1] as CspVersion) : undefined;
 }
 
 /** TransactionID and SessionID of a body that failed to decode, to address the error to. */
 export function salvageJson(body: Buffer): { transactionId?: string; sessionId?: string } {
   const text = looseText(body);
-  const parsed = tryParse(text);
-  let transactionId: unknown;
-  let sessionId: unknown;
-  if (parsed !== undefined) {
-    const get = (o: unknown, name: string): unknown => {
-      const target = Array.isArray(o) ? o[0] : o;
-      if (!isObject(target)) return undefined;
-      const key = Object.keys(target).find((k) => k.toLowerCase() === name.toLowerCase());
-      return key === undefined ? undefined : target[key];
-    };
-    const session = get(get(parsed, ROOT), 'Session');
-    sessionId = get(get(session, 'SessionDescriptor'), 'SessionID');
-    transactionId = get(get(get(session, 'Transaction'), 'TransactionDescriptor'), 'TransactionID');
-  } else {
-    const grab = (name: string) => {
-      const literal = new RegExp(`"${name}"\\s*:\\s*("(?:[^"\\\\\\n]|\\\\.){1,200}"|\\d{1,20})`, 'i').exec(text)?.[1];
-      return literal === undefined ? undefined : tryParse(literal);
-    };
-    transactionId = grab('TransactionID');
-    sessionId = grab('SessionID');
-  }
+  const grab = (name: string) => {
+    const literal = new RegExp(`"${name}"\\s*:\\s*("(?:[^"\\\\\\n]|\\\\.){1,200}"|\\d{1,20})`, 'i').exec(text)?.[1];
+    return literal === undefined ? undefined : tryParse(literal);
+  };
   const clean = (v: unknown): string | undefined => {
     const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : typeof v === 'string' ? v.trim() : undefined;
     return s && s.length <= 200 && !hasLoneSurrogate(s) ? s : undefined;
   };
   const out: { transactionId?: string; sessionId?: string } = {};
-  const t = clean(transactionId);
-  const s = clean(sessionId);
+  const t = clean(grab('TransactionID'));
+  const s = clean(grab('SessionID'));
   if (t) out.transactionId = t;
   if (s) out.sessionId = s;
   return out;

@@ -84,11 +84,12 @@ export function decodeXml(body: Buffer, limits: DecodeLimits): Decoded {
   parser.on('doctype', (dt) => {
     doctype = /PUBLIC\s+["']([^"']*)["']/i.exec(dt)?.[1] ?? dt;
   });
+  // Handlers throw to stop saxes at the first problem: carrying on through a hostile body
+  // (hundreds of thousands of unclosed tags) only costs time.
   parser.on('opentag', (tag) => {
-    if (failure) return;
     if (stack.length >= limits.maxDepth) {
       failure = new DecodeError(`elements nested deeper than ${limits.maxDepth} levels`);
-      return;
+      throw failure;
     }
     const attrs: Record<string, string> = {};
     for (const [name, value] of Object.entries(tag.attributes)) attrs[name] = String(value);
@@ -107,6 +108,7 @@ export function decodeXml(body: Buffer, limits: DecodeLimits): Decoded {
   });
   parser.on('error', (err) => {
     failure ??= err;
+    throw err;
   });
 
   try {
@@ -125,15 +127,10 @@ export function decodeXml(body: Buffer, limits: DecodeLimits): Decoded {
   return { version, root: canonicalize(root, version) };
 }
 
+/** The namespace on the first TransactionContent (WV-CSP-Message/Session/Transaction/TransactionContent). */
 function findTransactionNamespace(root: RawElement | undefined): string | undefined {
-  if (!root) return undefined;
-  const queue = [root];
-  while (queue.length) {
-    const node = queue.shift()!;
-    if (node.name === 'TransactionContent') return node.attrs['xmlns'];
-    queue.push(...node.children);
-  }
-  return undefined;
+  const step = (node: RawElement | undefined, name: string) => node?.children.find((c) => c.name.toLowerCase() === name.toLowerCase());
+  return step(step(step(root, 'Session'), 'Transaction'), 'TransactionContent')?.attrs['xmlns'];
 }
 
 function canonicalize(raw: RawElement, version: CspVersion): CspElement {

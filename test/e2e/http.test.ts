@@ -206,7 +206,7 @@ for (const version of VERSIONS) {
         assert.equal(message.transactions[0]?.primitive?.name, 'GetSPInfo-Response');
       });
 
-      for (const type of ['application/json', 'image/png']) {
+      for (const type of ['text/plain', 'image/png']) {
         test(`an unsupported Content-Type (${type}) gets HTTP 415 with a text body`, async () => {
           const phone = new Phone(server, { version });
           const exchange = await phone.postRaw(rawMessage(version, [{ id: 'x', body: spInfoRequest(version) }]), type);

@@ -388,7 +388,7 @@ describe('limits', () => {
   });
   after(() => server.dispose());
 
-  test('more than http.maxTransactions transactions: the first are answered, the rest get Status 400', async () => {
+  test('more than http.maxTransactions transactions: the first are answered, the excess gets one Status 400', async () => {
     const p = new Phone(server, { version: '1.2' });
     const ids = ['g1', 'g2', 'g3', 'g4', 'g5'];
     const exchange = await p.post(ids.map((id) => ({ id, primitive: el('GetSPInfo-Request') })), { outband: true });
@@ -396,11 +396,12 @@ describe('limits', () => {
     const answers = exchange.message?.transactions ?? [];
     const byId = (id: string) => answers.find((t) => t.id === id && t.mode === 'Response')?.primitive;
     for (const id of ['g1', 'g2', 'g3']) assert.equal(byId(id)?.name, 'GetSPInfo-Response', id);
-    for (const id of ['g4', 'g5']) {
-      assert.equal(byId(id)?.name, 'Status', id);
-      assert.equal(resultCode(byId(id)), 400, id);
-    }
-    assert.equal(answers.length, 5);
+    // One answer for all the excess (addressed to its first transaction), so that a flood of
+    // transactions cannot make the answer grow with it.
+    assert.equal(byId('g4')?.name, 'Status');
+    assert.equal(resultCode(byId('g4')), 400);
+    assert.equal(byId('g5'), undefined);
+    assert.equal(answers.length, 4);
   });
 
   test('two Login-Requests in one message: the second gets Status 400 and is not acted on', async () => {

@@ -908,6 +908,15 @@ describe(`codec fuzz (FUZZ_SEED=${SEED_HEX})`, { timeout: 180_000 }, () => {
       t.diagnostic(`${internal.length} inputs were answered with CSP "Internal server error" (inputs in ${join(dir, 'internal')}):`);
       for (const { c } of internal.slice(0, 8)) for (const line of describeInput(c).split('\n')) t.diagnostic(`  ${line}`);
     }
+    // Why bodies were refused, as the server logged it (numbers folded), to show what was reached.
+    const reasons = new Map<string, number>();
+    for (const e of server.logEntries()) {
+      if (typeof e.reason !== 'string') continue;
+      const key = `${String(e.msg)}: ${e.reason.replace(/\d+/g, 'N').replace(/"[^"]*"/g, '"…"').slice(0, 110)}`;
+      reasons.set(key, (reasons.get(key) ?? 0) + 1);
+    }
+    t.diagnostic(`most frequent refusal reasons (${reasons.size} kinds):`);
+    for (const [k, v] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 25)) t.diagnostic(`  ${v}× ${k}`);
     const errorLogs = server.logEntries().filter((e) => Number(e.level) >= 50);
     if (errorLogs.length) {
       const byMsg = new Map<string, number>();
