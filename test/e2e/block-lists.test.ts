@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode, detailedResults } from '../support/phone.ts';
-import { MATRIX } from '../support/matrix.ts';
+import { MATRIX, variantKit } from '../support/matrix.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 import type { CspVersion } from '../../src/csp/versions.ts';
@@ -93,19 +93,9 @@ describe('block and grant lists', () => {
   });
   after(() => server.dispose());
 
-  for (const { version, encoding, label } of MATRIX) {
-    const user = (name: string) => `${name}-${version.replace('.', '')}-${encoding}`;
-    const address = (name: string) => `wv:${user(name)}@${DOMAIN}`;
-    const phone = () => new Phone(server, { version, encoding });
-    const online = async (...names: string[]) => {
-      const phones: Phone[] = [];
-      for (const n of names) {
-        const p = phone();
-        assert.equal(resultCode(await p.loginPassword(user(n), 'pw')), 200);
-        phones.push(p);
-      }
-      return phones;
-    };
+  for (const variant of MATRIX) {
+    const { version, label } = variant;
+    const { user, address, online } = variantKit(() => server, variant);
     const setLists = async (p: Phone, lists: { block?: ListSpec; grant?: ListSpec }) => {
       const { primitive } = await p.request(blockRequest(version, lists));
       assert.equal(primitive.name, 'Status');

@@ -4,20 +4,14 @@
 // exit code 2; passwords are stored sealed, the key file private.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import Database from 'better-sqlite3';
-import { REPO_ROOT, TestServer } from '../support/server.ts';
+import { TestServer } from '../support/server.ts';
+import { villageCli, type CliResult } from '../support/cli.ts';
 import { Phone, resultCode } from '../support/phone.ts';
 import { textOf } from '../../src/csp/tree.ts';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let server: TestServer;
 /** The server's own config file: the CLI works on the same dataDir and domains. */
@@ -27,25 +21,8 @@ let dataDir: string;
 const FIRST_DOMAIN = 'cli.test';
 
 /** Run `src/cli/village.ts --config FILE …args`, feeding `input` on stdin (stdin closed either way). */
-function village(args: string[], input?: string, config: string = configFile): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/village.ts', '--config', config, ...args], {
-      cwd: REPO_ROOT,
-      env: process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
+function village(args: string[], input?: string, config: string = configFile): Promise<CliResult> {
+  return villageCli({ configFile: config }, args, input, { timeoutMs: 60_000 });
 }
 
 async function login(user: string, password: string): Promise<number> {

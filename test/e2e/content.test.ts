@@ -9,14 +9,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode, detailedResults, sendMessageRequest } from '../support/phone.ts';
-import { MATRIX } from '../support/matrix.ts';
+import { MATRIX, variantKit } from '../support/matrix.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
 import { child, el, leaf, textOf } from '../../src/csp/tree.ts';
 
 const DOMAIN = 'imps.test';
 
 interface Received {
-  transactionId: string;
   primitive: CspElement;
   info: CspElement;
   messageId: string;
@@ -28,7 +27,7 @@ interface Received {
   bytes: Buffer;
 }
 
-function readNewMessage(transactionId: string, primitive: CspElement): Received {
+function readNewMessage(primitive: CspElement): Received {
   assert.equal(primitive.name, 'NewMessage');
   const info = child(primitive, 'MessageInfo')!;
   const contentEncoding = textOf(info, 'ContentEncoding');
@@ -36,7 +35,6 @@ function readNewMessage(transactionId: string, primitive: CspElement): Received 
   const base64 = contentEncoding?.toUpperCase() === 'BASE64';
   if (base64) assert.match(data.replace(/\s+/g, ''), /^[A-Za-z0-9+/]*={0,2}$/, 'ContentData is BASE64');
   return {
-    transactionId,
     primitive,
     info,
     messageId: textOf(info, 'MessageID') ?? '',
@@ -48,28 +46,9 @@ function readNewMessage(transactionId: string, primitive: CspElement): Received 
   };
 }
 
-/** Poll and acknowledge until nothing waits (following piggy-backed NewMessages); every NewMessage read. */
+/** Phone.drain() (poll and acknowledge until nothing waits), every NewMessage read. */
 async function takeAll(p: Phone): Promise<Received[]> {
-  const got: Received[] = [];
-  let { transactions, poll } = await p.poll();
-  for (let round = 0; round < 100; round++) {
-    if (transactions.length === 0) {
-      if (!poll) break;
-      ({ transactions, poll } = await p.poll());
-      continue;
-    }
-    const next: { id: string; primitive: CspElement }[] = [];
-    for (const t of transactions) {
-      if (t.primitive.name !== 'NewMessage') continue;
-      const r = readNewMessage(t.id, t.primitive);
-      got.push(r);
-      const ack = await p.acknowledge(t.id, r.messageId);
-      for (const tx of ack.message?.transactions ?? []) if (tx.mode === 'Request' && tx.primitive) next.push({ id: tx.id ?? '', primitive: tx.primitive });
-      poll = ack.message?.poll ?? false;
-    }
-    transactions = next;
-  }
-  return got;
+  return (await p.drain(100)).filter((primitive) => primitive.name === 'NewMessage').map(readNewMessage);
 }
 
 /** A JPEG-looking payload: SOI/APP0 header, random body (NULs included), EOI. */
@@ -104,18 +83,9 @@ describe('message content', () => {
   });
   after(() => server.dispose());
 
-  for (const { version, encoding, label } of MATRIX) {
-    const user = (name: string) => `${name}-${version.replace('.', '')}-${encoding}`;
-    const phone = () => new Phone(server, { version, encoding });
-    const online = async (...names: string[]) => {
-      const phones: Phone[] = [];
-      for (const n of names) {
-        const p = phone();
-        assert.equal(resultCode(await p.loginPassword(user(n), 'pw')), 200);
-        phones.push(p);
-      }
-      return phones;
-    };
+  for (const variant of MATRIX) {
+    const { version, label } = variant;
+    const { user, online } = variantKit(() => server, variant);
     /** AnyContent F and only text/plain, in the form the version writes AcceptedContentType. */
     const textOnly = (form: 'leaf' | 'structure' = version === '1.3' ? 'structure' : 'leaf') => [
       leaf('AnyContent', false)!,

@@ -6,7 +6,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
-import { MATRIX } from '../support/matrix.ts';
+import { MATRIX, variantKit } from '../support/matrix.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 
@@ -21,14 +21,9 @@ describe('delivery', () => {
   });
   after(() => server.dispose());
 
-  for (const { version, encoding, label } of MATRIX) {
-    const user = (name: string) => `${name}-${version.replace('.', '')}-${encoding}`;
-    const phone = (opts: { clientId?: string } = {}) => new Phone(server, { version, encoding, ...opts });
-    const loggedIn = async (name: string, opts: { clientId?: string } = {}) => {
-      const p = phone(opts);
-      assert.equal(resultCode(await p.loginPassword(user(name), 'pw')), 200);
-      return p;
-    };
+  for (const variant of MATRIX) {
+    const { version, label } = variant;
+    const { user, phone, loggedIn } = variantKit(() => server, variant);
 
     /** Poll once and answer every server request with Status 200; returns what came. */
     const pollAndAnswer = async (p: Phone) => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
-import { MATRIX } from '../support/matrix.ts';
+import { MATRIX, variantKit } from '../support/matrix.ts';
 import { villageCli } from '../support/cli.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
@@ -207,14 +207,9 @@ describe('login and limits', () => {
     });
   }
 
-  for (const { version, encoding, label } of MATRIX) {
-    const user = (name: string) => `${name}-${version.replace('.', '')}-${encoding}`;
-    const phone = (opts: { clientId?: string } = {}) => new Phone(server, { version, encoding, ...opts });
-    const loggedIn = async (name: string, opts: { clientId?: string } = {}) => {
-      const p = phone(opts);
-      assert.equal(resultCode(await p.loginPassword(user(name), 'pw')), 200);
-      return p;
-    };
+  for (const variant of MATRIX) {
+    const { version, label } = variant;
+    const { user, phone, loggedIn } = variantKit(() => server, variant);
 
     describe(label, () => {
       test('NewMessage answered with Status 200 (Response mode) counts as delivered: not offered again, sender gets report 200', async () => {

@@ -5,7 +5,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode, detailedResults } from '../support/phone.ts';
-import { MATRIX, VERSIONS } from '../support/matrix.ts';
+import { MATRIX, VERSIONS, variantKit } from '../support/matrix.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 
 const TEXTS = ['Hello, Bob!', 'Grüße aus Köln — ça va? 你好 👋🏽', '<not> & "markup" \'quoted\''];
@@ -17,9 +17,9 @@ describe('messaging', () => {
   });
   after(() => server.dispose());
 
-  for (const { version, encoding, label } of MATRIX) {
-    const user = (name: string) => `${name}-${version.replace('.', '')}-${encoding}`;
-    const phone = () => new Phone(server, { version, encoding });
+  for (const variant of MATRIX) {
+    const { version, label } = variant;
+    const { user, phone } = variantKit(() => server, variant);
     const pair = async (a: string, b: string) => {
       const pa = phone();
       const pb = phone();

@@ -3,44 +3,22 @@
 // variable; SIGTERM finishes the requests in flight, closes down and exits 0.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
-import { REPO_ROOT, TestServer } from '../support/server.ts';
+import { TestServer } from '../support/server.ts';
+import { runNode, type NodeRun } from '../support/process.ts';
 import { Phone, resultCode } from '../support/phone.ts';
 import { el, leaf, textOf } from '../../src/csp/tree.ts';
 import { buildMessage, readMessage } from '../../src/csp/envelope.ts';
 import { decodeXml, encodeXml } from '../../src/csp/xml-codec.ts';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run `src/main.ts` with arguments and extra environment; resolves when it exits. */
-function runMain(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runMain(args: string[], env: Record<string, string> = {}): Promise<NodeRun> {
+  return runNode('src/main.ts', args, { env, timeoutMs: 60_000 });
 }
 
 /** Scratch directory for config files and data directories. */

@@ -5,7 +5,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
-import { MATRIX } from '../support/matrix.ts';
+import { MATRIX, variantKit } from '../support/matrix.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 import { computeDigest } from '../../src/auth/digest.ts';
 
@@ -26,9 +26,9 @@ describe('sessions', () => {
   });
   after(() => server.dispose());
 
-  for (const { version, encoding, label } of MATRIX) {
-    const user = (name: string) => `${name}-${version.replace('.', '')}-${encoding}`;
-    const phone = (opts: { clientId?: string } = {}) => new Phone(server, { version, encoding, ...opts });
+  for (const variant of MATRIX) {
+    const { version, label } = variant;
+    const { user, phone } = variantKit(() => server, variant);
 
     describe(label, () => {
       test('password login: 200, a long random SessionID, KeepAliveTime, CapabilityRequest', async () => {
@@ -181,7 +181,7 @@ describe('sessions', () => {
         await a.loginPassword(user('again'), 'pw');
         const old = a.sessionId;
         await a.loginPassword(user('again'), 'pw');
-        const stale = new Phone(server, { version, encoding });
+        const stale = phone();
         stale.sessionId = old;
         assert.equal(resultCode((await stale.request(el('KeepAlive-Request'))).primitive), 604);
         assert.equal(resultCode((await a.request(el('KeepAlive-Request'))).primitive), 200);

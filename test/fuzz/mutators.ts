@@ -328,12 +328,6 @@ export function wbxmlHeader(fields: { version?: number; publicId?: Buffer; chars
 
 /** Positions of each syntactic kind in an XML text, for truncation "at every kind of position". */
 export function xmlPositions(text: string): Map<string, number[]> {
-  const kinds = new Map<string, number[]>();
-  const add = (k: string, i: number) => {
-    let l = kinds.get(k);
-    if (!l) kinds.set(k, (l = []));
-    l.push(i);
-  };
   const rules: [string, RegExp][] = [
     ['inside XML declaration', /<\?xml[^?]*/g],
     ['inside DOCTYPE', /<!DOCTYPE[^>]*/g],
@@ -349,28 +343,11 @@ export function xmlPositions(text: string): Map<string, number[]> {
     ['before "/>"', /\/>/g],
     ['between elements', />\s*</g],
   ];
-  for (const [k, re] of rules) {
-    for (const m of text.matchAll(re)) {
-      if (m[0].length < 2) {
-        add(k, m.index! + m[0].length);
-        continue;
-      }
-      add(k, m.index! + 1 + Math.floor((m[0].length - 2) / 2));
-    }
-  }
-  add('at 0', 0);
-  add('1 byte before the end', text.length - 1);
-  return kinds;
+  return positionsByKind(text, rules, (m) => (m[0].length < 2 ? m.index! + m[0].length : m.index! + 1 + Math.floor((m[0].length - 2) / 2)));
 }
 
 /** Positions of each syntactic kind in a JSON text. */
 export function jsonPositions(text: string): Map<string, number[]> {
-  const kinds = new Map<string, number[]>();
-  const add = (k: string, i: number) => {
-    let l = kinds.get(k);
-    if (!l) kinds.set(k, (l = []));
-    l.push(i);
-  };
   const rules: [string, RegExp][] = [
     ['inside a key', /"[^"]{2,}"(?=\s*:)/g],
     ['after ":"', /:/g],
@@ -383,9 +360,21 @@ export function jsonPositions(text: string): Map<string, number[]> {
     ['before "}"', /\}/g],
     ['inside true/false/null', /true|false|null/g],
   ];
-  for (const [k, re] of rules) {
-    for (const m of text.matchAll(re)) add(k, m[0].length === 1 ? m.index! + 1 : m.index! + Math.ceil(m[0].length / 2));
-  }
+  return positionsByKind(text, rules, (m) => (m[0].length === 1 ? m.index! + 1 : m.index! + Math.ceil(m[0].length / 2)));
+}
+
+/**
+ * Positions by kind: for every match of a kind's rule, the position `at` picks in it; then the
+ * two kinds every text has, its start and its last byte.
+ */
+function positionsByKind(text: string, rules: [string, RegExp][], at: (m: RegExpExecArray) => number): Map<string, number[]> {
+  const kinds = new Map<string, number[]>();
+  const add = (k: string, i: number) => {
+    let l = kinds.get(k);
+    if (!l) kinds.set(k, (l = []));
+    l.push(i);
+  };
+  for (const [k, re] of rules) for (const m of text.matchAll(re)) add(k, at(m));
   add('at 0', 0);
   add('1 byte before the end', text.length - 1);
   return kinds;
