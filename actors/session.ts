@@ -33,6 +33,7 @@ import { agree, functionTree, requestedFunctions } from '../src/features/service
 import { grantKeepAlive, rememberProfile } from '../src/features/service-access.ts';
 import { acknowledgeMessage, messageTransaction, noticePrimitive, rejectDelivery } from '../src/features/delivery.ts';
 import { PRIMITIVES } from '../src/features/index.ts';
+import { userCameOnline, userWentOffline } from '../src/features/presence.ts';
 import type { SessionView } from '../src/features/types.ts';
 import { newServerTransactionId } from '../src/ids.ts';
 
@@ -41,6 +42,19 @@ export interface ServerTransaction {
   id: string;
   primitive: CspElement;
 }
+
+/**
+ * A server-originated request that lives only while the session does (a presence change, …),
+ * rendered when handed out so it carries the latest state. A newer item with the same key
+ * replaces a waiting one (the latest presence of a user is all a phone needs).
+ */
+export interface OutboxItem {
+  key: string;
+  render(session: SessionView): CspElement | undefined;
+}
+
+/** Most transient items a session keeps; beyond, the oldest go (they are only the latest state of something). */
+const MAX_OUTBOX = 500;
 
 /** What a handed-out transaction was, so the client's answer can be matched to it. */
 interface Awaiting {
@@ -69,6 +83,7 @@ export interface SessionContext extends SessionView {
   address: string;
   /** The account's generation at login; a password change or deletion ends the session. */
   generation: number;
+  outbox: OutboxItem[];
   awaiting: Record<string, Awaiting>;
   endReason?: string;
 }
@@ -81,6 +96,7 @@ export type SessionEvent =
   | { type: 'POLL'; limit: number; reply: Reply<ServerTransaction[]> }
   | { type: 'CLIENT_RESPONSE'; transactionId: string | undefined; primitive: CspElement }
   | { type: 'LOGOUT'; reply: Reply<CspElement> }
+  | { type: 'ENQUEUE'; item: OutboxItem }
   | { type: 'END'; reason: string }
   // raised by the machine itself once it has judged a login
   | { type: 'AUTHENTICATED' }
@@ -206,7 +222,7 @@ export const sessionMachine = setup({
       enqueue(() => event.reply(response));
     }),
 
-    /** Hand out queued server transactions: stored notices first, then messages. */
+    /** Hand out queued server transactions: transient items (presence), stored notices, then messages. */
     handlePoll: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'POLL') return;
       const { services } = context;
@@ -219,12 +235,22 @@ export const sessionMachine = setup({
         handed.push({ id, primitive });
         awaiting[id] = { primitive: primitive.name, sentAt: now, ...about };
       };
+      let outbox = context.outbox;
       guarded(
         context,
         'poll',
         () => {
-          for (const notice of services.notices.offer(context.user.id, context.sessionId, now, reofferMs(services), event.limit)) {
-            hand(noticePrimitive(notice, context.version, context.addressStyle), { noticeSeq: notice.seq });
+          while (outbox.length && handed.length < event.limit) {
+            const [item, ...rest] = outbox;
+            outbox = rest;
+            const primitive = item!.render(context);
+            if (primitive) hand(primitive, {});
+          }
+          for (const notice of services.notices.offer(context.user.id, context.sessionId, now, reofferMs(services), event.limit - handed.length)) {
+            const primitive = noticePrimitive(notice, context.version, context.addressStyle);
+            // A notice this version cannot express (PresenceAuth-Request in 1.3) is done with.
+            if (primitive) hand(primitive, { noticeSeq: notice.seq });
+            else services.notices.done(context.user.id, notice.seq);
           }
           if (event.limit > handed.length) {
             for (const message of services.messages.offer(context.user.id, context.sessionId, now, reofferMs(services), event.limit - handed.length)) {
@@ -234,7 +260,7 @@ export const sessionMachine = setup({
         },
         () => undefined,
       );
-      enqueue.assign({ awaiting });
+      enqueue.assign({ awaiting, outbox });
       enqueue(() => event.reply(handed));
     }),
 
@@ -290,7 +316,16 @@ export const sessionMachine = setup({
       else if (event.type === 'POLL') event.reply([]);
     },
 
-    register: ({ context, self }) => context.services.router.sessionStarted(self as SessionActor),
+    enqueueItem: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'ENQUEUE') return;
+      const kept = context.outbox.filter((i) => i.key !== event.item.key);
+      enqueue.assign({ outbox: [...kept, event.item].slice(-MAX_OUTBOX) });
+    }),
+
+    register: ({ context, self }) => {
+      context.services.router.sessionStarted(self as SessionActor);
+      guarded(context, 'publish online', () => userCameOnline(context.services, context.user.id), () => undefined);
+    },
 
     /** The session is over: its unacknowledged offers go back to the queue. */
     finish: ({ context, self }, params: { reason: string }) => {
@@ -298,6 +333,7 @@ export const sessionMachine = setup({
       guarded(context, 'release offers', () => services.messages.releaseSession(context.sessionId), () => undefined);
       guarded(context, 'release notices', () => services.notices.releaseSession(context.sessionId), () => undefined);
       services.router.sessionEnded(self as SessionActor);
+      guarded(context, 'publish offline', () => userWentOffline(services, context.user.id), () => undefined);
       services.log.info({ session: context.logId, user: context.user.id, reason: params.reason }, 'session ended');
     },
   },
@@ -315,6 +351,7 @@ export const sessionMachine = setup({
     cookie: input.login.cookie,
     address: input.address,
     generation: -1,
+    outbox: [],
     keepAliveTime: input.services.config.session.keepAliveDefault,
     capabilities: defaultCapabilities(input.services.config.session.serverPollMin),
     agreed: undefined,
@@ -351,6 +388,7 @@ export const sessionMachine = setup({
       },
       on: {
         LOGOUT: { target: 'loggedOut', actions: 'replyLogout' },
+        ENQUEUE: { actions: 'enqueueItem' },
         END: { target: 'ended', actions: enqueueActions(({ event, enqueue }) => enqueue.assign({ endReason: event.reason })) },
       },
     },
@@ -370,6 +408,7 @@ export function hasQueued(snapshot: SessionSnapshot): boolean {
   if (!isActive(snapshot)) return false;
   const { services, user } = snapshot.context;
   const now = services.now();
+  if (snapshot.context.outbox.length > 0) return true;
   try {
     return services.notices.hasOfferable(user.id, now, reofferMs(services)) || services.messages.hasOfferable(user.id, now, reofferMs(services));
   } catch (err) {

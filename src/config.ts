@@ -118,6 +118,21 @@ export const configSchema = z.strictObject({
       sweepInterval: positive.default(60),
     })
     .prefault({}),
+  /** Presence and contact lists. */
+  presence: z
+    .strictObject({
+      /**
+       * Who may see a user's presence when the user has not decided about a watcher: "ask"
+       * (the user is asked; nothing is shown until granted), "auto" (everyone who subscribes),
+       * "deny" (nobody). Users can be given their own policy with the admin CLI.
+       */
+      authorization: z.enum(['ask', 'auto', 'deny']).default('ask'),
+      /** Contact lists one user may have (753 beyond). */
+      maxContactLists: positive.default(20),
+      /** Contacts one list may hold (754 beyond). */
+      maxContactsPerList: positive.default(500),
+    })
+    .prefault({}),
   /** Failed-login throttling. */
   loginLimits: z
     .strictObject({

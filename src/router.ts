@@ -2,7 +2,7 @@
 // sessions of local users (by SessionID, by user); groups and federation peers join later.
 import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import type { Logger } from './log.ts';
-import { sessionMachine, type SessionActor, type SessionInput } from '../actors/session.ts';
+import { sessionMachine, type OutboxItem, type SessionActor, type SessionInput } from '../actors/session.ts';
 
 /** Timer source for actors (xstate's Clock; SimulatedClock in tests). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -43,6 +43,13 @@ export class Router {
 
   sessionCount(): number {
     return this.bySessionId.size;
+  }
+
+  /** Hand a transient server-originated request to every live session of a user. */
+  deliverToUser(userId: string, item: OutboxItem): number {
+    const sessions = this.sessionsOf(userId);
+    for (const s of sessions) s.send({ type: 'ENQUEUE', item });
+    return sessions.length;
   }
 
   /**

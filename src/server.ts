@@ -9,6 +9,8 @@ import { MessageStore } from './store/messages.ts';
 import { NoticeStore } from './store/notices.ts';
 import { AccessListStore } from './store/access-lists.ts';
 import { ClientProfileStore } from './store/client-profiles.ts';
+import { ContactListStore } from './store/contact-lists.ts';
+import { PresenceStore } from './store/presence.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { openVault } from './auth/password-vault.ts';
 import { ChallengeBook } from './auth/challenges.ts';
@@ -56,6 +58,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     notices,
     accessLists: new AccessListStore(db),
     profiles: new ClientProfileStore(db),
+    contactLists: new ContactListStore(db),
+    presence: new PresenceStore(db),
     auth,
     router,
   };

@@ -6,6 +6,8 @@ import type { MessageStore } from './store/messages.ts';
 import type { NoticeStore } from './store/notices.ts';
 import type { AccessListStore } from './store/access-lists.ts';
 import type { ClientProfileStore } from './store/client-profiles.ts';
+import type { ContactListStore } from './store/contact-lists.ts';
+import type { PresenceStore } from './store/presence.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { Router } from './router.ts';
 
@@ -19,6 +21,8 @@ export interface Services {
   notices: NoticeStore;
   accessLists: AccessListStore;
   profiles: ClientProfileStore;
+  contactLists: ContactListStore;
+  presence: PresenceStore;
   auth: Authenticator;
   router: Router;
 }

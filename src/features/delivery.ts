@@ -12,6 +12,7 @@ import type { StoredMessage } from '../store/messages.ts';
 import type { Notice } from '../store/notices.ts';
 import type { Services } from '../services.ts';
 import type { ClientCapabilities } from './capabilities.ts';
+import { PRESENCE_AUTH, presenceAuthPrimitive } from './authorization.ts';
 
 const userElement = (id: string, style: AddressStyle) => el('User', [leaf('UserID', displayAddress(id, style))]);
 
@@ -107,11 +108,13 @@ function deliveryReportPrimitive(p: DeliveryReportPayload, version: CspVersion, 
   ]);
 }
 
-/** Render a stored notice for a session's version and address style. */
-export function noticePrimitive(notice: Notice, version: CspVersion, style: AddressStyle): CspElement {
+/** Render a stored notice for a session's version and address style; undefined when the version has no such primitive. */
+export function noticePrimitive(notice: Notice, version: CspVersion, style: AddressStyle): CspElement | undefined {
   switch (notice.kind) {
     case DELIVERY_REPORT:
       return deliveryReportPrimitive(notice.payload as DeliveryReportPayload, version, style);
+    case PRESENCE_AUTH:
+      return presenceAuthPrimitive(notice.payload as { watcher: string; attributes?: string[] }, version, style);
     default:
       throw new Error(`no renderer for notice kind ${notice.kind}`);
   }

@@ -5,6 +5,9 @@ import type { PrimitiveSpec } from './types.ts';
 import { clientCapability, getSpInfo, keepAlive, serviceRequest } from './service-access.ts';
 import { forwardMessage, getMessage, getMessageList, messageDelivered, rejectMessage, sendMessage, setDeliveryMethod } from './messaging.ts';
 import { blockEntity, getBlockedList } from './block-lists.ts';
+import { getPresence, getWatcherList, subscribePresence, unsubscribePresence, updatePresence } from './presence.ts';
+import { cancelAuth, createAttributeList, deleteAttributeList, getAttributeList, getReactiveAuthStatus, presenceAuthUser } from './authorization.ts';
+import { createList, deleteList, getList, listManage } from './contact-lists.ts';
 
 export const PRIMITIVES: Readonly<Record<string, PrimitiveSpec>> = {
   'ClientCapability-Request': { handle: clientCapability },
@@ -20,4 +23,19 @@ export const PRIMITIVES: Readonly<Record<string, PrimitiveSpec>> = {
   'SetDeliveryMethod-Request': { gate: { feature: 'IMFeat', fn: 'SETD' }, handle: setDeliveryMethod },
   'BlockEntity-Request': { gate: { feature: 'IMFeat', fn: 'BLENT' }, handle: blockEntity },
   'GetBlockedList-Request': { gate: { feature: 'IMFeat', fn: 'GLBLU' }, handle: getBlockedList },
+  'GetList-Request': { gate: { feature: 'PresenceFeat', fn: 'GCLI' }, handle: getList },
+  'CreateList-Request': { gate: { feature: 'PresenceFeat', fn: 'CCLI' }, handle: createList },
+  'DeleteList-Request': { gate: { feature: 'PresenceFeat', fn: 'DCLI' }, handle: deleteList },
+  'ListManage-Request': { gate: { feature: 'PresenceFeat', fn: 'MCLS' }, handle: listManage },
+  'UpdatePresence-Request': { gate: { feature: 'PresenceFeat', fn: 'UPDPR' }, handle: updatePresence },
+  'GetPresence-Request': { gate: { feature: 'PresenceFeat', fn: 'GETPR' }, handle: getPresence },
+  'SubscribePresence-Request': { gate: { feature: 'PresenceFeat' }, handle: subscribePresence },
+  'UnsubscribePresence-Request': { gate: { feature: 'PresenceFeat' }, handle: unsubscribePresence },
+  'GetWatcherList-Request': { gate: { feature: 'PresenceFeat', fn: 'GETWL' }, handle: getWatcherList },
+  'PresenceAuth-User': { gate: { feature: 'PresenceFeat', fn: 'REACT' }, handle: presenceAuthUser },
+  'CancelAuth-Request': { gate: { feature: 'PresenceFeat', fn: 'CAAUT' }, handle: cancelAuth },
+  'GetReactiveAuthStatus-Request': { gate: { feature: 'PresenceFeat', fn: 'GETAUT' }, handle: getReactiveAuthStatus },
+  'CreateAttributeList-Request': { gate: { feature: 'PresenceFeat', fn: 'CALI' }, handle: createAttributeList },
+  'DeleteAttributeList-Request': { gate: { feature: 'PresenceFeat', fn: 'DALI' }, handle: deleteAttributeList },
+  'GetAttributeList-Request': { gate: { feature: 'PresenceFeat', fn: 'GALS' }, handle: getAttributeList },
 };

@@ -27,6 +27,20 @@ export const IMPLEMENTED_FUNCTIONS: ReadonlySet<string> = new Set([
   'NEWM',
   'GLBLU',
   'BLENT',
+  // PresenceFeat: contact lists, watcher list and reactive authorisation, presence, attribute lists.
+  'GCLI',
+  'CCLI',
+  'DCLI',
+  'MCLS',
+  'GETWL',
+  'REACT',
+  'CAAUT',
+  'GETAUT',
+  'GETPR',
+  'UPDPR',
+  'CALI',
+  'DALI',
+  'GALS',
 ]);
 
 export interface AgreedFunctions {

@@ -13,6 +13,8 @@ import { MessageStore } from '../../src/store/messages.ts';
 import { NoticeStore } from '../../src/store/notices.ts';
 import { AccessListStore } from '../../src/store/access-lists.ts';
 import { ClientProfileStore } from '../../src/store/client-profiles.ts';
+import { ContactListStore } from '../../src/store/contact-lists.ts';
+import { PresenceStore } from '../../src/store/presence.ts';
 import { openVault, type PasswordVault } from '../../src/auth/password-vault.ts';
 import { ChallengeBook } from '../../src/auth/challenges.ts';
 import { MetaStore } from '../../src/store/meta.ts';
@@ -48,6 +50,8 @@ export function makeServices(configText = ''): TestServices {
     notices: new NoticeStore(db),
     accessLists: new AccessListStore(db),
     profiles: new ClientProfileStore(db),
+    contactLists: new ContactListStore(db),
+    presence: new PresenceStore(db),
     auth: new Authenticator(
       accounts,
       vault,

@@ -1,0 +1,262 @@
+// Presence (reference imps-csp.md §3.3–3.4): what each user publishes, who watches whom, and
+// the PresenceNotification-Requests that carry changes to every watcher's live sessions.
+//
+// A user's attributes are stored whole (canonical element trees) and rendered per watcher:
+// only what the owner lets that watcher see (src/features/authorization.ts), only what the
+// watcher subscribed to, only what the watcher's CSP version knows, always with Qualifier T
+// (Android ignores attributes without it), addresses spelled the way the watcher logged in.
+import type { CspElement } from '../csp/tree.ts';
+import { boolOf, child, childrenNamed, el, leaf, textOf } from '../csp/tree.ts';
+import { result, status } from '../csp/envelope.ts';
+import { displayAddress, parseUserId } from '../csp/address.ts';
+import { CspError, statusText } from '../csp/status.ts';
+import type { CspVersion } from '../csp/versions.ts';
+import { NAMESPACES } from '../csp/versions.ts';
+import { schemaFor } from '../csp/schema/index.ts';
+import type { Services } from '../services.ts';
+import type { PrimitiveHandler, SessionView } from './types.ts';
+import { requestAuthorization, visibleAttributes } from './authorization.ts';
+import { listMembers, parseListId } from './contact-lists.ts';
+
+/** Attributes a watcher sees change on login and logout. */
+const ONLINE_ATTRIBUTES = ['OnlineStatus', 'UserAvailability'];
+
+/** The attribute names a PresenceSubList selects (empty or absent: all). */
+export function selectedAttributes(list: CspElement | undefined): string[] | undefined {
+  const names = list?.children.map((c) => c.name) ?? [];
+  return names.length ? [...new Set(names)] : undefined;
+}
+
+/** Drop what a version does not know (elements without a definition or a WBXML token there). */
+function fitToVersion(node: CspElement, version: CspVersion): CspElement | undefined {
+  const def = schemaFor(version).get(node.name);
+  if (!def?.token) return undefined;
+  const out: CspElement = { ...node, children: node.children.map((c) => fitToVersion(c, version)).filter((c): c is CspElement => !!c) };
+  return out;
+}
+
+/** An attribute as published: with Qualifier T when the phone sent none (Android ignores unqualified ones). */
+function qualified(attribute: CspElement): CspElement {
+  if (child(attribute, 'Qualifier')) return attribute;
+  return { ...attribute, children: [leaf('Qualifier', true)!, ...attribute.children] };
+}
+
+/** Attributes keyed per attribute name and, in 1.3, per ClientID (per-client attributes may repeat). */
+function attributeKey(a: CspElement): string {
+  const clientId = child(a, 'ClientID');
+  return clientId ? `${a.name}\n${JSON.stringify(clientId)}` : a.name;
+}
+
+/** The PresenceSubList a watcher may see of an owner, for their version; undefined: nothing visible. */
+export function presenceSubList(services: Services, owner: string, watcher: string, wanted: string[] | undefined, version: CspVersion): CspElement | undefined {
+  const visible = visibleAttributes(services, owner, watcher);
+  if (visible === 'none') return undefined;
+  const shown = services.presence
+    .attributes(owner)
+    .filter((a) => (visible === 'all' || visible.has(a.name)) && (!wanted || wanted.includes(a.name)))
+    .map((a) => fitToVersion(a, version))
+    .filter((a): a is CspElement => !!a);
+  // Some Nokia 1.1 clients need CommCap and ClientInfo present, even empty (Baraza found this).
+  if (version === '1.1') {
+    for (const name of ['ClientInfo', 'CommCap']) {
+      if ((!wanted || wanted.includes(name)) && !shown.some((a) => a.name === name) && (visible === 'all' || visible.has(name))) shown.push(el(name));
+    }
+  }
+  return el('PresenceSubList', shown, { xmlns: NAMESPACES[version].pa });
+}
+
+function presenceElement(services: Services, owner: string, session: SessionView, wanted: string[] | undefined): CspElement | undefined {
+  const list = presenceSubList(services, owner, session.user.id, wanted, session.version);
+  if (!list) return undefined;
+  return el('Presence', [leaf('UserID', displayAddress(owner, session.addressStyle)), list]);
+}
+
+/**
+ * Tell every live session watching `owner` that attributes changed. The notification is
+ * rendered when the session hands it out, so it carries the latest values; a newer change
+ * replaces an older one still waiting (same key).
+ */
+export function publish(services: Services, owner: string, changed: string[]): void {
+  for (const sub of services.presence.watchersOf(owner)) notifyWatcher(services, owner, sub.watcher, changed);
+}
+
+/** Queue a PresenceNotification about `owner` for one watcher's live sessions (if anything visible changed). */
+export function notifyWatcher(services: Services, owner: string, watcher: string, changed: string[] | undefined): void {
+  if (watcher === owner || services.router.sessionsOf(watcher).length === 0) return;
+  const sub = services.presence.subscription(watcher, owner);
+  if (!sub) return;
+  const visible = visibleAttributes(services, owner, watcher);
+  if (visible === 'none') return;
+  const relevant = (name: string) => (visible === 'all' || visible.has(name)) && (!sub.attributes || sub.attributes.includes(name));
+  if (changed && !changed.some(relevant)) return;
+  services.router.deliverToUser(watcher, {
+    key: `presence:${owner}`,
+    render: (session) => {
+      const wanted = services.presence.subscription(watcher, owner)?.attributes;
+      const presence = presenceElement(services, owner, session, wanted);
+      return presence ? el('PresenceNotification-Request', [presence]) : undefined;
+    },
+  });
+}
+
+/** Replace the given attributes of a user's presence (matched by name and, in 1.3, ClientID). */
+export function storeAttributes(services: Services, userId: string, update: CspElement[]): string[] {
+  const current = services.presence.attributes(userId);
+  const incoming = update.map(qualified);
+  const replaced = new Set(incoming.map(attributeKey));
+  const merged = [...current.filter((a) => !replaced.has(attributeKey(a))), ...incoming];
+  services.presence.setAttributes(userId, merged, services.now());
+  return [...new Set(incoming.map((a) => a.name))];
+}
+
+const value = (name: string, v: string) => el(name, [leaf('Qualifier', true), leaf('PresenceValue', v)]);
+
+/** The server publishes on the user's behalf: online at the first session, offline after the last. */
+export function userCameOnline(services: Services, userId: string): void {
+  if (services.router.sessionsOf(userId).length !== 1) return;
+  const current = services.presence.attributes(userId);
+  const availability = current.find((a) => a.name === 'UserAvailability');
+  const update = [value('OnlineStatus', 'T')];
+  if (!availability || textOf(availability, 'PresenceValue')?.toUpperCase() === 'NOT_AVAILABLE') update.push(value('UserAvailability', 'AVAILABLE'));
+  storeAttributes(services, userId, update);
+  publish(services, userId, ONLINE_ATTRIBUTES);
+}
+
+export function userWentOffline(services: Services, userId: string): void {
+  if (services.router.sessionsOf(userId).length !== 0) return;
+  storeAttributes(services, userId, [value('OnlineStatus', 'F'), value('UserAvailability', 'NOT_AVAILABLE')]);
+  publish(services, userId, ONLINE_ATTRIBUTES);
+}
+
+// ── Primitives ─────────────────────────────────────────────────────────────────────────────
+
+export const updatePresence: PrimitiveHandler = (request, session, services) => {
+  const list = child(request, 'PresenceSubList');
+  if (!list || list.children.length === 0) throw new CspError(402, 'UpdatePresence-Request needs a PresenceSubList with attributes');
+  const schema = schemaFor(session.version);
+  const unknown = list.children.filter((a) => !schema.get(a.name));
+  if (unknown.length === list.children.length) throw new CspError(750, `Unknown presence attribute ${unknown[0]!.name}`);
+  const changed = storeAttributes(services, session.user.id, list.children.filter((a) => schema.get(a.name)));
+  publish(services, session.user.id, changed);
+  return { response: unknown.length ? status(201, `Ignored unknown attributes: ${unknown.map((a) => a.name).join(', ')}`) : status(200) };
+};
+
+/** The users a request names: User / UserID elements, or 1.3 UserIDList. */
+function namedUsers(request: CspElement, services: Services): { ids: string[]; bad: CspElement[] } {
+  const raw = [
+    ...childrenNamed(request, 'User').map((u) => textOf(u, 'UserID') ?? ''),
+    ...childrenNamed(request, 'UserID').map((u) => textOf(u) ?? ''),
+    ...childrenNamed(child(request, 'UserIDList'), 'UserID').map((u) => textOf(u) ?? ''),
+  ];
+  const ids: string[] = [];
+  const bad: CspElement[] = [];
+  for (const r of raw) {
+    try {
+      const id = parseUserId(r, services.config.domains[0]!).id;
+      if (!ids.includes(id)) ids.push(id);
+    } catch {
+      bad.push(leaf('UserID', r)!);
+    }
+  }
+  return { ids, bad };
+}
+
+/** The contact lists a request names: ContactList elements, or 1.3 ContactListIDList. */
+function namedLists(request: CspElement, session: SessionView, services: Services): string[] {
+  const raw = [...childrenNamed(request, 'ContactList'), ...childrenNamed(child(request, 'ContactListIDList'), 'ContactList')].map((c) => textOf(c) ?? '');
+  return raw.map((r) => parseListId(r, session.user, services.config.domains[0]!));
+}
+
+function detailed(failures: Map<number, CspElement[]>, okCount: number): CspElement {
+  if (failures.size === 0) return status(200);
+  const details = [...failures].map(([code, entities]) => el('DetailedResult', [leaf('Code', code), leaf('Description', statusText(code)), ...entities]));
+  const all = [...failures.values()].flat().length;
+  return el('Status', [result(okCount === 0 && failures.size === 1 && all > 0 ? [...failures.keys()][0]! : 201, undefined, details)]);
+}
+
+export const getPresence: PrimitiveHandler = (request, session, services) => {
+  const wanted = selectedAttributes(child(request, 'PresenceSubList'));
+  const { ids, bad } = namedUsers(request, services);
+  const failures = new Map<number, CspElement[]>();
+  if (bad.length) failures.set(402, bad);
+  const targets = [...ids];
+  for (const listId of namedLists(request, session, services)) {
+    if (!services.contactLists.get(session.user.id, listId)) {
+      failures.set(700, [...(failures.get(700) ?? []), leaf('ContactList', displayAddress(listId, {}))!]);
+      continue;
+    }
+    for (const m of listMembers(services, session.user.id, listId)) if (!targets.includes(m)) targets.push(m);
+  }
+  if (targets.length === 0 && failures.size === 0) throw new CspError(402, 'GetPresence-Request names nobody');
+  const presences: CspElement[] = [];
+  for (const id of targets) {
+    if (!services.accounts.get(id)) {
+      failures.set(531, [...(failures.get(531) ?? []), leaf('UserID', displayAddress(id, session.addressStyle))!]);
+      continue;
+    }
+    // Users may always see their own presence (CSP 1.1 Nokia clients ask for it).
+    const p = presenceElement(services, id, session, wanted);
+    if (p) presences.push(p);
+  }
+  const outcome = child(detailed(failures, presences.length), 'Result')!;
+  return { response: el('GetPresence-Response', [outcome, ...presences]) };
+};
+
+/** Watch `target` for `watcher`, ask the owner when their policy says so, and show what is visible now. */
+export function subscribe(services: Services, watcher: string, target: string, attributes: string[] | undefined, viaList?: string): void {
+  services.presence.subscribe({ watcher, target, ...(attributes ? { attributes } : {}), ...(viaList ? { viaList } : {}) }, services.now());
+  requestAuthorization(services, target, watcher, attributes);
+  notifyWatcher(services, target, watcher, undefined);
+}
+
+export const subscribePresence: PrimitiveHandler = (request, session, services) => {
+  const watcher = session.user.id;
+  const attributes = selectedAttributes(child(request, 'PresenceSubList'));
+  const auto = boolOf(request, 'AutoSubscribe', false);
+  const { ids, bad } = namedUsers(request, services);
+  const failures = new Map<number, CspElement[]>();
+  if (bad.length) failures.set(402, bad);
+  let ok = 0;
+  for (const id of ids) {
+    if (!services.config.domains.includes(id.slice(id.lastIndexOf('@') + 1)) || !services.accounts.get(id)) {
+      failures.set(531, [...(failures.get(531) ?? []), leaf('UserID', displayAddress(id, session.addressStyle))!]);
+      continue;
+    }
+    subscribe(services, watcher, id, attributes);
+    ok++;
+  }
+  for (const listId of namedLists(request, session, services)) {
+    if (!services.contactLists.get(watcher, listId)) {
+      failures.set(700, [...(failures.get(700) ?? []), leaf('ContactList', displayAddress(listId, {}))!]);
+      continue;
+    }
+    for (const m of listMembers(services, watcher, listId)) if (services.accounts.get(m)) subscribe(services, watcher, m, attributes, listId);
+    if (auto) services.contactLists.change(watcher, listId, { autoSubscribe: true });
+    ok++;
+  }
+  if (ok === 0 && failures.size === 0) throw new CspError(402, 'SubscribePresence-Request names nobody');
+  return { response: detailed(failures, ok) };
+};
+
+export const unsubscribePresence: PrimitiveHandler = (request, session, services) => {
+  const watcher = session.user.id;
+  const { ids } = namedUsers(request, services);
+  for (const id of ids) services.presence.unsubscribe(watcher, id);
+  for (const listId of namedLists(request, session, services)) {
+    services.presence.unsubscribeVia(watcher, listId);
+    if (services.contactLists.get(watcher, listId)) services.contactLists.change(watcher, listId, { autoSubscribe: false });
+  }
+  return { response: status(200) };
+};
+
+export const getWatcherList: PrimitiveHandler = (_request, session, services) => {
+  const watchers = services.presence.watchersOf(session.user.id).filter((w) => w.watcher !== session.user.id);
+  const user = (id: string) => el('User', [leaf('UserID', displayAddress(id, session.addressStyle))]);
+  if (session.version === '1.1') return { response: el('GetWatcherList-Response', watchers.map((w) => user(w.watcher))) };
+  return {
+    response: el('GetWatcherList-Response', [
+      session.version === '1.3' ? leaf('WatcherCount', watchers.length) : undefined,
+      ...watchers.map((w) => el('Watcher', [user(w.watcher)])),
+    ]),
+  };
+};
