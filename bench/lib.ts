@@ -14,6 +14,8 @@ export interface BenchOptions {
   pacedSeconds: number;
   recipients: number;
   backlog: number;
+  /** Watchers of one user in the presence scenario. */
+  watchers: number;
   /** Directory for a V8 CPU profile of the server. */
   profile?: string;
 }
@@ -33,7 +35,8 @@ export function benchServer(options: BenchOptions, config: Record<string, unknow
   return TestServer.start({
     keepLogs: false,
     nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : [],
-    config: { loginLimits: { maxFailuresPerAddress: 1_000_000 }, ...config },
+    // All simulated phones come from 127.0.0.1: lift the per-address bounds a real server keeps.
+    config: { loginLimits: { maxFailuresPerAddress: 1_000_000 }, http: { maxConnectionsPerAddress: 100_000 }, ...config },
   });
 }
 

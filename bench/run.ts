@@ -3,9 +3,10 @@
 //   core        N phones log in at once, exchange messages flat out and at a steady rate
 //   recipients  one sender, each message to R recipients
 //   backlog     B messages waiting for an offline user, collected at login
+//   presence    one user with W watchers changes presence; time until all have polled it
 //   codecs      decode/encode throughput of XML, WBXML and JSON on the generated corpus
 // Options: --clients N (200) --messages M (20) --recipients R (100) --backlog B (10000)
-//          --only core,recipients,backlog,codecs  --profile DIR (V8 CPU profile of the server)
+//          --watchers W (500) --only core,recipients,backlog,presence,codecs  --profile DIR (V8 CPU profile of the server)
 import { parseArgs } from 'node:util';
 import { setGlobalDispatcher, Agent } from 'undici';
 import type { BenchOptions, ScenarioResult } from './lib.ts';
@@ -13,8 +14,9 @@ import { core } from './scenarios/core.ts';
 import { recipients } from './scenarios/recipients.ts';
 import { backlog } from './scenarios/backlog.ts';
 import { codecs } from './scenarios/codecs.ts';
+import { presence } from './scenarios/presence.ts';
 
-const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, codecs };
+const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, presence, codecs };
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20' },
     recipients: { type: 'string', default: '100' },
     backlog: { type: 'string', default: '10000' },
+    watchers: { type: 'string', default: '500' },
     'idle-poll-ms': { type: 'string', default: '200' },
     'paced-rate': { type: 'string', default: '100' },
     'paced-seconds': { type: 'string', default: '10' },
@@ -35,6 +38,7 @@ const options: BenchOptions = {
   messages: Number(values.messages),
   recipients: Number(values.recipients),
   backlog: Number(values.backlog),
+  watchers: Number(values.watchers),
   idlePollMs: Number(values['idle-poll-ms']),
   pacedRate: Number(values['paced-rate']),
   pacedSeconds: Number(values['paced-seconds']),
@@ -42,7 +46,7 @@ const options: BenchOptions = {
 };
 
 // One keep-alive connection per phone, as handsets do.
-setGlobalDispatcher(new Agent({ connections: Math.max(options.clients, options.recipients) + 32, pipelining: 1 }));
+setGlobalDispatcher(new Agent({ connections: Math.max(options.clients, options.recipients, options.watchers) + 32, pipelining: 1 }));
 
 async function main() {
   const report: Record<string, unknown> = {};

@@ -5,6 +5,7 @@
 //   user passwd USER [PASSWORD]   set a new password
 //   user del USER                 delete an account and the messages queued for it
 //   user list [DOMAIN]            list accounts
+//   user policy USER [ask|auto|deny|default]   who sees USER's presence until USER decides
 //   queue list USER               messages waiting for a user
 //   queue purge USER              drop everything waiting for a user
 //
@@ -18,6 +19,8 @@ import { MessageStore } from '../store/messages.ts';
 import { NoticeStore } from '../store/notices.ts';
 import { AccessListStore } from '../store/access-lists.ts';
 import { ClientProfileStore } from '../store/client-profiles.ts';
+import { ContactListStore } from '../store/contact-lists.ts';
+import { PresenceStore, type Policy } from '../store/presence.ts';
 import { openVault } from '../auth/password-vault.ts';
 import { MetaStore } from '../store/meta.ts';
 import { parseUserId, wvAddress } from '../csp/address.ts';
@@ -29,6 +32,9 @@ const USAGE = `Usage: npm run village -- [--config FILE] <command>
   user passwd USER [PASSWORD]   set a new password
   user del USER                 delete an account and the messages queued for it
   user list [DOMAIN]            list accounts
+  user policy USER [POLICY]     show or set who sees USER's presence until USER decides:
+                                ask (USER is asked), auto (everyone who subscribes), deny,
+                                or default (back to the configured presence.authorization)
   queue list USER               messages waiting for a user (id, sender, type, size, dates)
   queue purge USER              drop every message and notice waiting for a user
 
@@ -121,7 +127,22 @@ async function run(argv: string[]): Promise<number> {
         notices.forgetRecipient(user.id);
         new AccessListStore(db).forgetOwner(user.id);
         new ClientProfileStore(db).forget(user.id);
+        new ContactListStore(db).forgetOwner(user.id);
+        new PresenceStore(db).forgetUser(user.id);
         process.stdout.write(`deleted ${wvAddress(user.id)} (${queued} queued message${queued === 1 ? '' : 's'} dropped)\n`);
+        return 0;
+      }
+      case 'policy': {
+        const user = userArg(config, rest[0], 'user policy');
+        if (!accounts.get(user.id)) throw new UsageError(`user policy: no user ${wvAddress(user.id)}`);
+        const presence = new PresenceStore(db);
+        const wanted = rest[1]?.toLowerCase();
+        if (wanted !== undefined) {
+          if (!['ask', 'auto', 'deny', 'default'].includes(wanted)) throw new UsageError(`user policy: "${rest[1]}" is not ask, auto, deny or default`);
+          presence.setPolicy(user.id, wanted === 'default' ? undefined : (wanted as Policy));
+        }
+        const own = presence.policy(user.id);
+        process.stdout.write(`${wvAddress(user.id)}: ${own ?? `${config.presence.authorization} (the configured default)`}\n`);
         return 0;
       }
       case 'list': {

@@ -57,6 +57,8 @@ export class PresenceStore {
   private readonly deleteAttributeList;
   private readonly selectPolicy;
   private readonly upsertPolicy;
+  private readonly deletePolicy;
+  private readonly forgetStatements;
 
   constructor(private readonly db: Db) {
     this.selectPresence = db.prepare<[string], { attributes: string }>('SELECT attributes FROM presence WHERE user_id = ?');
@@ -89,6 +91,14 @@ export class PresenceStore {
     this.deleteAttributeList = db.prepare('DELETE FROM attribute_lists WHERE owner = ? AND scope = ? AND target = ?');
     this.selectPolicy = db.prepare<[string], { policy: Policy }>('SELECT policy FROM presence_policies WHERE user_id = ?');
     this.upsertPolicy = db.prepare('INSERT INTO presence_policies (user_id, policy) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET policy = excluded.policy');
+    this.deletePolicy = db.prepare('DELETE FROM presence_policies WHERE user_id = ?');
+    this.forgetStatements = [
+      'DELETE FROM presence WHERE user_id = :user',
+      'DELETE FROM subscriptions WHERE watcher = :user OR target = :user',
+      'DELETE FROM presence_grants WHERE owner = :user OR watcher = :user',
+      "DELETE FROM attribute_lists WHERE owner = :user OR (scope = 'user' AND target = :user)",
+      'DELETE FROM presence_policies WHERE user_id = :user',
+    ].map((sql) => db.prepare(sql));
   }
 
   /** A user's published attributes (canonical element trees). */
@@ -157,7 +167,15 @@ export class PresenceStore {
     return this.selectPolicy.get(userId)?.policy;
   }
 
-  setPolicy(userId: string, policy: Policy): void {
-    durably(this.db, () => this.upsertPolicy.run(userId, policy));
+  /** Set a user's own policy; undefined returns them to the configured default. */
+  setPolicy(userId: string, policy: Policy | undefined): void {
+    durably(this.db, () => (policy ? this.upsertPolicy.run(userId, policy) : this.deletePolicy.run(userId)));
+  }
+
+  /** Forget everything about a user whose account is gone. */
+  forgetUser(userId: string): void {
+    durably(this.db, () => {
+      for (const statement of this.forgetStatements) statement.run({ user: userId });
+    });
   }
 }
