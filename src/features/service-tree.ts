@@ -76,11 +76,18 @@ function featureOf(version: CspVersion, code: string): Feature | undefined {
   return FEATURES.find((f) => [...tree[f]!.values()].some((codes) => codes.includes(code)));
 }
 
+/**
+ * Codes a version's tree names but whose primitives that version lacks: 1.3 lists GETAUT, yet
+ * GetReactiveAuthStatus only has legacy tokens there and its ReactiveAuthState token was reused.
+ */
+const NOT_OFFERED: Partial<Record<CspVersion, ReadonlySet<string>>> = { '1.3': new Set(['GETAUT']) };
+
 /** Everything the server implements in a version. */
 export function allImplemented(version: CspVersion): AgreedFunctions {
   const functions = new Set<string>();
   const features = new Set<Feature>();
   for (const code of IMPLEMENTED_FUNCTIONS) {
+    if (NOT_OFFERED[version]?.has(code)) continue;
     const feature = featureOf(version, code);
     if (feature) (functions.add(code), features.add(feature));
   }
