@@ -12,6 +12,7 @@ import { ClientProfileStore } from './store/client-profiles.ts';
 import { ContactListStore } from './store/contact-lists.ts';
 import { PresenceStore } from './store/presence.ts';
 import { startHousekeeping } from './housekeeping.ts';
+import { everyoneOffline } from './features/presence.ts';
 import { openVault } from './auth/password-vault.ts';
 import { ChallengeBook } from './auth/challenges.ts';
 import { MetaStore } from './store/meta.ts';
@@ -63,6 +64,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     auth,
     router,
   };
+  const wentOffline = everyoneOffline(services);
+  if (wentOffline) log.info({ users: wentOffline }, 'users left online by an unclean stop are now shown offline');
   const housekeeping = startHousekeeping(services);
 
   let http: HttpAdapter;

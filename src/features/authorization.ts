@@ -3,6 +3,7 @@
 // back, CancelAuth, GetReactiveAuthStatus), and attribute lists that narrow what a watcher sees.
 //
 //   watcher is the owner ───────────────────────────────▶ everything
+//   watcher refused by the owner's block/grant lists ──▶ nothing
 //   grant recorded: granted (per attribute) / denied ──▶ that
 //   otherwise: owner's policy auto ▶ everything; ask ▶ nothing until granted; deny ▶ nothing
 //   then narrowed by the first attribute list that applies: the watcher's own, the lists of the
@@ -20,6 +21,7 @@ import type { Services } from '../services.ts';
 import type { PrimitiveHandler } from './types.ts';
 import { notifyWatcher, selectedAttributes } from './presence.ts';
 import { parseListId } from './contact-lists.ts';
+import { refusesSender } from './block-lists.ts';
 
 export const PRESENCE_AUTH = 'PresenceAuth';
 
@@ -30,6 +32,8 @@ export function policyOf(services: Services, owner: string): Policy {
 /** What `watcher` may see of `owner`'s presence: 'all', a set of attribute names, or 'none'. */
 export function visibleAttributes(services: Services, owner: string, watcher: string): 'all' | 'none' | Set<string> {
   if (owner === watcher) return 'all';
+  // Someone the owner blocked (or left off an active grant list) sees nothing either.
+  if (refusesSender(services, owner, watcher)) return 'none';
   const grant = services.presence.grant(owner, watcher);
   let allowed: 'all' | Set<string>;
   if (grant?.state === 'granted') allowed = grant.attributes ? new Set(grant.attributes) : 'all';

@@ -122,6 +122,19 @@ export function userCameOnline(services: Services, userId: string): void {
   publish(services, userId, ONLINE_ATTRIBUTES);
 }
 
+/**
+ * At start-up no session exists: whoever was online when the server last stopped without a
+ * goodbye (a crash, SIGKILL) is published offline, or watchers would see them online forever.
+ */
+export function everyoneOffline(services: Services): number {
+  let count = 0;
+  for (const userId of services.presence.usersOnline()) {
+    storeAttributes(services, userId, [value('OnlineStatus', 'F'), value('UserAvailability', 'NOT_AVAILABLE')]);
+    count++;
+  }
+  return count;
+}
+
 export function userWentOffline(services: Services, userId: string): void {
   if (services.router.sessionsOf(userId).length !== 0) return;
   storeAttributes(services, userId, [value('OnlineStatus', 'F'), value('UserAvailability', 'NOT_AVAILABLE')]);

@@ -43,6 +43,7 @@ const toSubscription = (r: SubscriptionRow): Subscription => ({
 export class PresenceStore {
   private readonly selectPresence;
   private readonly upsertPresence;
+  private readonly selectAll;
   private readonly upsertSubscription;
   private readonly deleteSubscription;
   private readonly deleteSubscriptionsVia;
@@ -62,6 +63,7 @@ export class PresenceStore {
 
   constructor(private readonly db: Db) {
     this.selectPresence = db.prepare<[string], { attributes: string }>('SELECT attributes FROM presence WHERE user_id = ?');
+    this.selectAll = db.prepare<[], { user_id: string; attributes: string }>("SELECT user_id, attributes FROM presence WHERE attributes LIKE '%OnlineStatus%'");
     this.upsertPresence = db.prepare(
       'INSERT INTO presence (user_id, attributes, updated_at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at',
     );
@@ -105,6 +107,11 @@ export class PresenceStore {
   attributes(userId: string): CspElement[] {
     const row = this.selectPresence.get(userId);
     return row ? (JSON.parse(row.attributes) as CspElement[]) : [];
+  }
+
+  /** Users whose stored OnlineStatus says T. */
+  usersOnline(): string[] {
+    return this.selectAll.all().filter((r) => (JSON.parse(r.attributes) as CspElement[]).some((a) => a.name === 'OnlineStatus' && a.children.some((c) => c.name === 'PresenceValue' && c.text?.trim().toUpperCase() === 'T'))).map((r) => r.user_id);
   }
 
   setAttributes(userId: string, attributes: CspElement[], now: number): void {
