@@ -28,6 +28,16 @@ export const STATUS_TEXT: Record<number, string> = {
   600: 'Session expired',
   601: 'Forced logout',
   604: 'Invalid session',
+  700: 'Contact list does not exist',
+  701: 'Contact list already exists',
+  702: 'Invalid or unsupported user properties',
+  750: 'Invalid or unsupported presence attribute',
+  751: 'Invalid or unsupported presence value',
+  752: 'Invalid or unsupported contact list property',
+  753: 'Maximum number of contact lists reached',
+  754: 'Maximum number of contacts reached',
+  800: 'Group does not exist',
+  900: 'Multiple errors',
 };
 
 export function statusText(code: number): string {

@@ -76,10 +76,29 @@ export function presenceAuthPrimitive(payload: { watcher: string; attributes?: s
   ]);
 }
 
-/** Grant (per attribute) or deny; a grant shows the watcher the owner's presence at once. */
+/**
+ * Grant (per attribute) or deny. A grant shows the watcher the owner's presence at once; a
+ * denial after a grant tells the watcher's phone the owner went offline (it still shows the
+ * last presence it saw).
+ */
 export function decide(services: Services, owner: string, watcher: string, accept: boolean, attributes: string[] | undefined): void {
+  const before = services.presence.grant(owner, watcher)?.state;
   services.presence.setGrant(owner, watcher, accept ? { state: 'granted', ...(attributes ? { attributes } : {}) } : { state: 'denied' }, services.now());
   if (accept) notifyWatcher(services, owner, watcher, undefined);
+  else if (before === 'granted' || (before === undefined && policyOf(services, owner) === 'auto')) showOffline(services, owner, watcher);
+}
+
+function showOffline(services: Services, owner: string, watcher: string): void {
+  services.router.deliverToUser(watcher, {
+    key: `presence:${owner}`,
+    render: (s) =>
+      el('PresenceNotification-Request', [
+        el('Presence', [
+          leaf('UserID', displayAddress(owner, s.addressStyle)),
+          el('PresenceSubList', [el('OnlineStatus', [leaf('Qualifier', true), leaf('PresenceValue', false)])], { xmlns: NAMESPACES[s.version].pa }),
+        ]),
+      ]),
+  });
 }
 
 function userArg(services: Services, request: CspElement, name = 'UserID'): string {
@@ -103,16 +122,7 @@ export const cancelAuth: PrimitiveHandler = (request, session, services) => {
   const watcher = userArg(services, request);
   services.presence.setGrant(session.user.id, watcher, { state: 'denied' }, services.now());
   // The watcher's phone still shows the last presence it saw: tell it the owner looks offline.
-  services.router.deliverToUser(watcher, {
-    key: `presence:${session.user.id}`,
-    render: (s) =>
-      el('PresenceNotification-Request', [
-        el('Presence', [
-          leaf('UserID', displayAddress(session.user.id, s.addressStyle)),
-          el('PresenceSubList', [el('OnlineStatus', [leaf('Qualifier', true), leaf('PresenceValue', false)])], { xmlns: NAMESPACES[s.version].pa }),
-        ]),
-      ]),
-  });
+  showOffline(services, session.user.id, watcher);
   return { response: status(200) };
 };
 

@@ -3,9 +3,10 @@
 // and acknowledgement with delivery reports.
 import type { CspElement } from '../csp/tree.ts';
 import { boolOf, child, childrenNamed, el, intOf, leaf, requireChild, requireText, textOf } from '../csp/tree.ts';
-import { result, status } from '../csp/envelope.ts';
+import { status } from '../csp/envelope.ts';
 import { parseUserId } from '../csp/address.ts';
-import { CspError, statusText } from '../csp/status.ts';
+import { CspError } from '../csp/status.ts';
+import { Failures } from '../csp/outcome.ts';
 import { newMessageId } from '../ids.ts';
 import type { StoredMessage } from '../store/messages.ts';
 import type { Services } from '../services.ts';
@@ -16,12 +17,6 @@ import { acknowledgeMessage, contentData, messageInfo, rejectDelivery } from './
 
 /** Most MessageInfo entries one GetMessageList-Response carries. */
 const MAX_LISTED = 100;
-
-interface RecipientFailure {
-  code: number;
-  /** The element to name in the DetailedResult (UserID, GroupID, ScreenName, ContactList). */
-  entity: CspElement;
-}
 
 interface Content {
   contentType: string;
@@ -54,10 +49,10 @@ function readContent(request: CspElement, info: CspElement): Content {
  * Decide, recipient by recipient, who can be given a message from `sender`. Unknown users 531,
  * other domains 516, blocked 532, full queues 507, content they cannot take 415 / 432.
  */
-function resolveRecipients(services: Services, sender: string, recipientEl: CspElement, content: Content): { accepted: string[]; failures: RecipientFailure[] } {
+function resolveRecipients(services: Services, sender: string, recipientEl: CspElement, content: Content): { accepted: string[]; failures: Failures } {
   const { config } = services;
   const accepted: string[] = [];
-  const failures: RecipientFailure[] = [];
+  const failures = new Failures();
   for (const user of childrenNamed(recipientEl, 'User')) {
     const raw = requireText(user, 'UserID');
     const entity = leaf('UserID', raw)!;
@@ -65,24 +60,22 @@ function resolveRecipients(services: Services, sender: string, recipientEl: CspE
     try {
       const address = parseUserId(raw, config.domains[0]!);
       if (!config.domains.includes(address.domain)) {
-        failures.push({ code: 516, entity });
+        failures.add(516, entity);
         continue;
       }
       id = address.id;
     } catch {
-      failures.push({ code: 531, entity });
+      failures.add(531, entity);
       continue;
     }
     if (accepted.includes(id)) continue;
     const code = refusal(services, sender, id, content);
-    if (code) failures.push({ code, entity });
+    if (code) failures.add(code, entity);
     else accepted.push(id);
   }
-  // Groups and contact lists as recipients arrive with the groups and presence features.
-  for (const group of childrenNamed(recipientEl, 'Group')) {
-    failures.push({ code: 800, entity: child(group, 'GroupID') ?? child(group, 'ScreenName') ?? group });
-  }
-  for (const list of childrenNamed(recipientEl, 'ContactList')) failures.push({ code: 700, entity: list });
+  // Groups and contact lists as recipients arrive with the groups feature.
+  for (const group of childrenNamed(recipientEl, 'Group')) failures.add(800, child(group, 'GroupID') ?? child(group, 'ScreenName') ?? group);
+  for (const list of childrenNamed(recipientEl, 'ContactList')) failures.add(700, list);
   return { accepted, failures };
 }
 
@@ -95,17 +88,6 @@ function refusal(services: Services, sender: string, recipient: string, content:
   if (profile && !acceptsContentType(profile, content.contentType)) return 415;
   if (profile?.maxLength !== undefined && content.bytes.length > profile.maxLength) return 432;
   return undefined;
-}
-
-/** 200; or 201 with per-recipient details; or, when nobody could be reached, the failure itself. */
-function deliveryResult(acceptedCount: number, failures: RecipientFailure[]): CspElement {
-  if (failures.length === 0) return result(200);
-  const byCode = new Map<number, CspElement[]>();
-  for (const f of failures) byCode.set(f.code, [...(byCode.get(f.code) ?? []), f.entity]);
-  const details = [...byCode].map(([code, entities]) => el('DetailedResult', [leaf('Code', code), leaf('Description', statusText(code)), ...entities]));
-  if (acceptedCount > 0) return result(201, undefined, details);
-  if (byCode.size === 1) return result(failures[0]!.code, undefined, details);
-  return result(900, 'Multiple errors', details);
 }
 
 /** Store a message for the accepted recipients (fsynced before this returns). */
@@ -138,11 +120,11 @@ export const sendMessage: PrimitiveHandler = (request, session, services) => {
   const recipientEl = requireChild(info, 'Recipient');
   const content = readContent(request, info);
   const { accepted, failures } = resolveRecipients(services, session.user.id, recipientEl, content);
-  if (accepted.length === 0 && failures.length === 0) throw new CspError(402, 'Recipient names nobody');
+  if (accepted.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
   const messageId = accepted.length
     ? store(services, session.user.id, content, accepted, intOf(info, 'Validity'), boolOf(request, 'DeliveryReport', false))
     : undefined;
-  return { response: el('SendMessage-Response', [deliveryResult(accepted.length, failures), leaf('MessageID', messageId)]) };
+  return { response: el('SendMessage-Response', [failures.result(session.version, accepted.length), leaf('MessageID', messageId)]) };
 };
 
 /** MessageDelivered sent as a request (after GetMessage, or by lenient clients). */
@@ -183,13 +165,9 @@ export const getMessageList: PrimitiveHandler = (request, session, services) => 
 export const rejectMessage: PrimitiveHandler = (request, session, services) => {
   const ids = childrenNamed(request, 'MessageID').map((e) => textOf(e) ?? '');
   if (ids.length === 0) throw new CspError(402, 'RejectMessage-Request needs MessageID');
-  const unknown: CspElement[] = [];
-  for (const id of ids) if (!rejectDelivery(services, session.user.id, id)) unknown.push(leaf('MessageID', id)!);
-  if (unknown.length === 0) return { response: status(200) };
-  // DetailedResult names MessageIDs from 1.2 on; a 1.1 phone gets them in the Description.
-  const description = `No such message: ${unknown.map((u) => u.text).join(', ')}`;
-  const details = session.version === '1.1' ? [] : [el('DetailedResult', [leaf('Code', 426), leaf('Description', statusText(426)), ...unknown])];
-  return { response: el('Status', [result(unknown.length === ids.length ? 426 : 201, description, details)]) };
+  const failures = new Failures();
+  for (const id of ids) if (!rejectDelivery(services, session.user.id, id)) failures.add(426, leaf('MessageID', id)!);
+  return { response: el('Status', [failures.result(session.version, ids.length - failures.count)]) };
 };
 
 export const forwardMessage: PrimitiveHandler = (request, session, services) => {
@@ -197,11 +175,11 @@ export const forwardMessage: PrimitiveHandler = (request, session, services) => 
   const recipientEl = requireChild(request, 'Recipient');
   const content: Content = { contentType: original.contentType, bytes: original.content, binary: original.binary };
   const { accepted, failures } = resolveRecipients(services, session.user.id, recipientEl, content);
-  if (accepted.length === 0 && failures.length === 0) throw new CspError(402, 'Recipient names nobody');
+  if (accepted.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
   const messageId = accepted.length ? store(services, session.user.id, content, accepted, undefined, false) : undefined;
-  const outcome = deliveryResult(accepted.length, failures);
+  const outcome = failures.result(session.version, accepted.length);
   // 1.3 answers with the new message's id; earlier versions with a Status.
-  if (session.version === '1.3' && messageId && failures.length === 0) return { response: el('ForwardMessage-Response', [leaf('MessageID', messageId)]) };
+  if (session.version === '1.3' && messageId && failures.count === 0) return { response: el('ForwardMessage-Response', [leaf('MessageID', messageId)]) };
   return { response: el('Status', [outcome]) };
 };
 

@@ -7,9 +7,10 @@
 // (Android ignores attributes without it), addresses spelled the way the watcher logged in.
 import type { CspElement } from '../csp/tree.ts';
 import { boolOf, child, childrenNamed, el, leaf, textOf } from '../csp/tree.ts';
-import { result, status } from '../csp/envelope.ts';
+import { status } from '../csp/envelope.ts';
 import { displayAddress, parseUserId } from '../csp/address.ts';
-import { CspError, statusText } from '../csp/status.ts';
+import { CspError } from '../csp/status.ts';
+import { Failures } from '../csp/outcome.ts';
 import type { CspVersion } from '../csp/versions.ts';
 import { NAMESPACES } from '../csp/versions.ts';
 import { schemaFor } from '../csp/schema/index.ts';
@@ -92,8 +93,10 @@ export function notifyWatcher(services: Services, owner: string, watcher: string
   services.router.deliverToUser(watcher, {
     key: `presence:${owner}`,
     render: (session) => {
-      const wanted = services.presence.subscription(watcher, owner)?.attributes;
-      const presence = presenceElement(services, owner, session, wanted);
+      // Rendered when handed out: a watcher who has unsubscribed meanwhile gets nothing.
+      const current = services.presence.subscription(watcher, owner);
+      if (!current) return undefined;
+      const presence = presenceElement(services, owner, session, current.attributes);
       return presence ? el('PresenceNotification-Request', [presence]) : undefined;
     },
   });
@@ -180,39 +183,29 @@ function namedLists(request: CspElement, session: SessionView, services: Service
   return raw.map((r) => parseListId(r, session.user, services.config.domains[0]!));
 }
 
-function detailed(failures: Map<number, CspElement[]>, okCount: number): CspElement {
-  if (failures.size === 0) return status(200);
-  const details = [...failures].map(([code, entities]) => el('DetailedResult', [leaf('Code', code), leaf('Description', statusText(code)), ...entities]));
-  const all = [...failures.values()].flat().length;
-  return el('Status', [result(okCount === 0 && failures.size === 1 && all > 0 ? [...failures.keys()][0]! : 201, undefined, details)]);
-}
-
 export const getPresence: PrimitiveHandler = (request, session, services) => {
   const wanted = selectedAttributes(child(request, 'PresenceSubList'));
   const { ids, bad } = namedUsers(request, services);
-  const failures = new Map<number, CspElement[]>();
-  if (bad.length) failures.set(402, bad);
-  const targets = [...ids];
+  const failures = new Failures();
+  for (const b of bad) failures.add(402, b);
+  let found = 0;
+  const targets: string[] = [];
+  for (const id of ids) {
+    if (services.accounts.get(id)) (found++, targets.push(id));
+    else failures.add(531, leaf('UserID', displayAddress(id, session.addressStyle))!);
+  }
   for (const listId of namedLists(request, session, services)) {
     if (!services.contactLists.get(session.user.id, listId)) {
-      failures.set(700, [...(failures.get(700) ?? []), leaf('ContactList', displayAddress(listId, {}))!]);
+      failures.add(700, leaf('ContactList', displayAddress(listId, {}))!);
       continue;
     }
-    for (const m of listMembers(services, session.user.id, listId)) if (!targets.includes(m)) targets.push(m);
+    found++;
+    for (const m of listMembers(services, session.user.id, listId)) if (!targets.includes(m) && services.accounts.get(m)) targets.push(m);
   }
-  if (targets.length === 0 && failures.size === 0) throw new CspError(402, 'GetPresence-Request names nobody');
-  const presences: CspElement[] = [];
-  for (const id of targets) {
-    if (!services.accounts.get(id)) {
-      failures.set(531, [...(failures.get(531) ?? []), leaf('UserID', displayAddress(id, session.addressStyle))!]);
-      continue;
-    }
-    // Users may always see their own presence (CSP 1.1 Nokia clients ask for it).
-    const p = presenceElement(services, id, session, wanted);
-    if (p) presences.push(p);
-  }
-  const outcome = child(detailed(failures, presences.length), 'Result')!;
-  return { response: el('GetPresence-Response', [outcome, ...presences]) };
+  if (found === 0 && failures.count === 0) throw new CspError(402, 'GetPresence-Request names nobody');
+  // Users may always see their own presence (CSP 1.1 Nokia clients ask for it); others what they were granted.
+  const presences = targets.map((id) => presenceElement(services, id, session, wanted)).filter((p): p is CspElement => !!p);
+  return { response: el('GetPresence-Response', [failures.result(session.version, found), ...presences]) };
 };
 
 /** Watch `target` for `watcher`, ask the owner when their policy says so, and show what is visible now. */
@@ -227,12 +220,12 @@ export const subscribePresence: PrimitiveHandler = (request, session, services) 
   const attributes = selectedAttributes(child(request, 'PresenceSubList'));
   const auto = boolOf(request, 'AutoSubscribe', false);
   const { ids, bad } = namedUsers(request, services);
-  const failures = new Map<number, CspElement[]>();
-  if (bad.length) failures.set(402, bad);
+  const failures = new Failures();
+  for (const b of bad) failures.add(402, b);
   let ok = 0;
   for (const id of ids) {
     if (!services.config.domains.includes(id.slice(id.lastIndexOf('@') + 1)) || !services.accounts.get(id)) {
-      failures.set(531, [...(failures.get(531) ?? []), leaf('UserID', displayAddress(id, session.addressStyle))!]);
+      failures.add(531, leaf('UserID', displayAddress(id, session.addressStyle))!);
       continue;
     }
     subscribe(services, watcher, id, attributes);
@@ -240,15 +233,15 @@ export const subscribePresence: PrimitiveHandler = (request, session, services) 
   }
   for (const listId of namedLists(request, session, services)) {
     if (!services.contactLists.get(watcher, listId)) {
-      failures.set(700, [...(failures.get(700) ?? []), leaf('ContactList', displayAddress(listId, {}))!]);
+      failures.add(700, leaf('ContactList', displayAddress(listId, {}))!);
       continue;
     }
     for (const m of listMembers(services, watcher, listId)) if (services.accounts.get(m)) subscribe(services, watcher, m, attributes, listId);
     if (auto) services.contactLists.change(watcher, listId, { autoSubscribe: true });
     ok++;
   }
-  if (ok === 0 && failures.size === 0) throw new CspError(402, 'SubscribePresence-Request names nobody');
-  return { response: detailed(failures, ok) };
+  if (ok === 0 && failures.count === 0) throw new CspError(402, 'SubscribePresence-Request names nobody');
+  return { response: el('Status', [failures.result(session.version, ok)]) };
 };
 
 export const unsubscribePresence: PrimitiveHandler = (request, session, services) => {
