@@ -7,8 +7,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestServer } from '../support/server.ts';
-import { Phone, resultCode } from '../support/phone.ts';
-import { MATRIX, variantKit, type Variant } from '../support/matrix.ts';
+import { resultCode, type Phone } from '../support/phone.ts';
+import { MATRIX, type Variant } from '../support/matrix.ts';
+import { assertStatus, authRequests, getPresenceRequest, notified, presenceKit, subscribeRequest, valueOf } from '../support/presence.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 import type { CspVersion } from '../../src/csp/versions.ts';
@@ -78,25 +79,12 @@ function readList(answer: CspElement): ListContent {
 
 const sortMembers = (members: Member[]) => [...members].sort((a, b) => a.id.localeCompare(b.id));
 
-/** Presence request helpers (the same shapes as presence.test.ts). */
-const listRefs = (version: CspVersion, ids: string[]) => (version === '1.3' ? [el('ContactListIDList', ids.map((l) => leaf('ContactList', l)))] : ids.map((l) => leaf('ContactList', l)!));
-const userRefs = (version: CspVersion, ids: string[]) =>
-  ids.length === 0 ? [] : version === '1.3' ? [el('UserIDList', ids.map((u) => leaf('UserID', u)))] : ids.map((u) => el('User', [leaf('UserID', u)]));
+const onlineOf = (list: CspElement | undefined) => valueOf(list, 'OnlineStatus');
 
-function notified(got: CspElement[], userId: string): CspElement[] {
-  return got
-    .filter((p) => p.name === 'PresenceNotification-Request')
-    .flatMap((p) => childrenNamed(p, 'Presence'))
-    .filter((p) => textOf(p, 'UserID') === userId)
-    .map((p) => child(p, 'PresenceSubList') ?? el('PresenceSubList'));
-}
-const onlineOf = (list: CspElement | undefined) => textOf(child(list, 'OnlineStatus'), 'PresenceValue');
-const authRequests = (got: CspElement[]) => got.filter((p) => p.name === 'PresenceAuth-Request');
-
+/** The presence kit (wv, subscribe, grant, …) plus contact lists. */
 function listKit(server: () => TestServer, variant: Variant) {
   const { version } = variant;
-  const kit = variantKit(server, variant);
-  const wv = (name: string) => `wv:${kit.user(name)}`;
+  const kit = presenceKit(server, variant);
   /** The canonical id of one of `owner`'s lists, as the server writes it. */
   const listId = (owner: string, name: string) => `wv:${kit.user(owner)}/${name}@${DOMAIN}`;
 
@@ -104,10 +92,7 @@ function listKit(server: () => TestServer, variant: Variant) {
     const { primitive } = await p.request(createListRequest(id, o));
     if (version === '1.3') {
       assert.equal(primitive.name, 'CreateList-Response', `CreateList: ${primitive.name} ${resultCode(primitive)} ${textOf(child(primitive, 'Result'), 'Description') ?? ''}`);
-    } else {
-      assert.equal(primitive.name, 'Status');
-      assert.equal(resultCode(primitive), 200, textOf(child(primitive, 'Result'), 'Description'));
-    }
+    } else assertStatus(primitive, 200, 'CreateList');
     return primitive;
   };
 
@@ -130,34 +115,14 @@ function listKit(server: () => TestServer, variant: Variant) {
     return { ids: ids.sort(), defaultList: textOf(primitive, 'DefaultContactList') };
   };
 
-  /** Let a watcher see everything (1.1/1.2 PresenceAuth-User; 1.3 ListManage AuthorizeAndGrant). */
-  const grant = async (owner: Phone, ownerName: string, watcher: string) => {
-    if (version !== '1.3') {
-      const { primitive } = await owner.request(el('PresenceAuth-User', [leaf('UserID', wv(watcher)), leaf('Acceptance', true)]));
-      assert.equal(resultCode(primitive), 200);
-      return;
-    }
-    const { primitive } = await owner.request(createListRequest('granted'));
-    assert.ok(primitive.name === 'CreateList-Response' || resultCode(primitive) === 701);
-    await manage(owner, listId(ownerName, 'granted'), { add: [{ id: wv(watcher) }], authorizeAndGrant: true });
-  };
-
   const subscribeList = async (p: Phone, ids: string[], autoSubscribe?: boolean) => {
-    const { primitive } = await p.request(
-      el('SubscribePresence-Request', [...listRefs(version, ids), version === '1.1' ? undefined : leaf('AutoSubscribe', version === '1.2' ? (autoSubscribe ?? false) : autoSubscribe)]),
-    );
-    assert.equal(primitive.name, 'Status');
-    assert.equal(resultCode(primitive), 200, textOf(child(primitive, 'Result'), 'Description'));
-  };
-
-  const subscribeUser = async (p: Phone, name: string) => {
-    const { primitive } = await p.request(el('SubscribePresence-Request', [...userRefs(version, [wv(name)]), version === '1.2' ? leaf('AutoSubscribe', false) : undefined]));
-    assert.equal(resultCode(primitive), 200);
+    const { primitive } = await p.request(subscribeRequest(version, { lists: ids, autoSubscribe }));
+    assertStatus(primitive, 200, 'SubscribePresence');
   };
 
   /** GetPresence with contact lists: the Presence elements by user. */
   const presenceOfList = async (p: Phone, ids: string[]) => {
-    const { primitive } = await p.request(el('GetPresence-Request', listRefs(version, ids)));
+    const { primitive } = await p.request(getPresenceRequest(version, { lists: ids }));
     assert.equal(primitive.name, 'GetPresence-Response');
     assert.equal(resultCode(primitive), 200);
     return new Map(childrenNamed(primitive, 'Presence').map((pr) => [textOf(pr, 'UserID'), child(pr, 'PresenceSubList')]));
@@ -170,7 +135,7 @@ function listKit(server: () => TestServer, variant: Variant) {
     return users.map((u) => textOf(u, 'UserID')).sort();
   };
 
-  return { ...kit, wv, listId, create, manage, contents, getList, grant, subscribeList, subscribeUser, presenceOfList, watchersOf };
+  return { ...kit, listId, create, manage, contents, getList, subscribeList, presenceOfList, watchersOf };
 }
 
 // ── The default server ──────────────────────────────────────────────────────────────────────
@@ -184,7 +149,7 @@ describe('contact lists', () => {
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, wv, listId, online, create, manage, contents, getList, grant, subscribeList, subscribeUser, presenceOfList, watchersOf } = listKit(() => server, variant);
+    const { user, wv, listId, online, create, manage, contents, getList, grant, subscribe, subscribeList, presenceOfList, watchersOf } = listKit(() => server, variant);
 
     describe(label, () => {
       test('CreateList with NickList and properties; GetList lists it as the default; ListManage returns members and properties', async () => {
@@ -287,7 +252,7 @@ describe('contact lists', () => {
         assert.equal(resultCode((await alice!.request(manageRequest(version, theirs, { add: [{ id: wv('ot-alice') }] }))).primitive), 402, 'ListManage');
         assert.equal(resultCode((await alice!.request(el('DeleteList-Request', [leaf('ContactList', theirs)]))).primitive), 402, 'DeleteList');
         assert.equal(resultCode((await alice!.request(createListRequest(theirs))).primitive), 402, 'CreateList');
-        assert.equal(resultCode((await alice!.request(el('GetPresence-Request', listRefs(version, [theirs])))).primitive), 402, 'GetPresence');
+        assert.equal(resultCode((await alice!.request(getPresenceRequest(version, { lists: [theirs] }))).primitive), 402, 'GetPresence');
         assert.deepEqual((await contents(bob!, 'secret')).members, [{ id: wv('ot-carol') }]);
         assert.deepEqual((await getList(alice!)).ids, []);
       });
@@ -303,8 +268,8 @@ describe('contact lists', () => {
         }
         assert.deepEqual([...(await presenceOfList(alice!, ['buddies'])).keys()], [], 'nothing before they grant');
 
-        await grant(bob!, 'sl-bob', 'sl-alice');
-        await grant(carol!, 'sl-carol', 'sl-alice');
+        await grant(bob!, 'sl-alice');
+        await grant(carol!, 'sl-alice');
         const got = await alice!.drain();
         assert.equal(onlineOf(notified(got, wv('sl-bob'))[0]), 'T');
         assert.equal(onlineOf(notified(got, wv('sl-carol'))[0]), 'T');
@@ -317,11 +282,11 @@ describe('contact lists', () => {
       test('an unknown contact list in GetPresence or SubscribePresence gets 700', async () => {
         const [alice] = await online('ul-alice');
         await create(alice!, 'known', { members: [{ id: wv('ul-alice') }] }); // one's own presence is always visible
-        const got = (await alice!.request(el('GetPresence-Request', listRefs(version, ['nolist'])))).primitive;
+        const got = (await alice!.request(getPresenceRequest(version, { lists: ['nolist'] }))).primitive;
         assert.equal(resultCode(got), 700, 'GetPresence');
-        const sub = (await alice!.request(el('SubscribePresence-Request', [...listRefs(version, ['nolist']), version === '1.2' ? leaf('AutoSubscribe', false) : undefined]))).primitive;
+        const sub = (await alice!.request(subscribeRequest(version, { lists: ['nolist'] }))).primitive;
         assert.equal(resultCode(sub), 700, 'SubscribePresence');
-        const mixed = (await alice!.request(el('GetPresence-Request', listRefs(version, ['known', 'nolist'])))).primitive;
+        const mixed = (await alice!.request(getPresenceRequest(version, { lists: ['known', 'nolist'] }))).primitive;
         assert.equal(resultCode(mixed), 201, 'GetPresence with one known and one unknown list');
         assert.deepEqual(childrenNamed(mixed, 'Presence').map((p) => textOf(p, 'UserID')), [wv('ul-alice')]);
         assert.deepEqual(
@@ -344,7 +309,7 @@ describe('contact lists', () => {
           await manage(alice!, 'auto', { add: [{ id: wv('as-dave'), nick: 'Dave' }] });
           if (version === '1.2') assert.deepEqual(authRequests(await dave!.drain()).map((a) => textOf(a, 'UserID')), [wv('as-alice')], 'the added user is asked');
           assert.deepEqual(await watchersOf(dave!), [wv('as-alice')]);
-          await grant(dave!, 'as-dave', 'as-alice');
+          await grant(dave!, 'as-alice');
           const got = notified(await alice!.drain(), wv('as-dave'));
           assert.equal(got.length, 1, 'the watcher sees the added user without subscribing again');
           assert.equal(onlineOf(got[0]), 'T');
@@ -365,8 +330,8 @@ describe('contact lists', () => {
           await create(alice!, 'trusted');
           await manage(alice!, 'trusted', { add: [{ id: wv('ag-bob') }], authorizeAndGrant: true });
           await manage(alice!, 'trusted', { add: [{ id: wv('ag-carol') }], authorizeAndGrant: false });
-          await subscribeUser(bob!, 'ag-alice');
-          await subscribeUser(carol!, 'ag-alice');
+          await subscribe(bob!, ['ag-alice']);
+          await subscribe(carol!, ['ag-alice']);
           const seen = notified(await bob!.drain(), wv('ag-alice'));
           assert.equal(seen.length, 1, 'a granted member sees the owner at once');
           assert.equal(onlineOf(seen[0]), 'T');

@@ -8,125 +8,17 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestServer } from '../support/server.ts';
-import { Phone, resultCode, detailedResults } from '../support/phone.ts';
-import { MATRIX, variantKit, type Variant } from '../support/matrix.ts';
+import { resultCode, detailedResults } from '../support/phone.ts';
+import { MATRIX } from '../support/matrix.ts';
 import { villageCli } from '../support/cli.ts';
+import { assertStatus, authRequests, namesOf, notified, presenceKit, qualifierOf, selectors, subscribeRequest, userRefs, value, valueOf } from '../support/presence.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 import type { CspVersion } from '../../src/csp/versions.ts';
 import { NAMESPACES } from '../../src/csp/versions.ts';
 
-// ── Requests, built in each version's own shape ──────────────────────────────────────────────
-
-/** A PresenceSubList with the PA namespace of the version. */
-const subList = (version: CspVersion, attributes: CspElement[]) => el('PresenceSubList', attributes, { xmlns: NAMESPACES[version].pa });
-/** Attribute names as empty selectors (SubscribePresence, GetPresence, PresenceAuth-User, attribute lists). */
-const selectors = (version: CspVersion, names: string[]) => subList(version, names.map((n) => el(n)));
-/** A one-value attribute as a phone publishes it (Qualifier T unless told otherwise). */
-const value = (name: string, v: string, qualifier = true) => el(name, [qualifier ? leaf('Qualifier', true) : undefined, leaf('PresenceValue', v)]);
-
-/** Users named in a request: User elements in 1.1/1.2, a UserIDList in 1.3. */
-const userRefs = (version: CspVersion, ids: string[]): CspElement[] =>
-  ids.length === 0 ? [] : version === '1.3' ? [el('UserIDList', ids.map((u) => leaf('UserID', u)))] : ids.map((u) => el('User', [leaf('UserID', u)]));
-
-function subscribeRequest(version: CspVersion, o: { users: string[]; attributes?: string[] }): CspElement {
-  return el('SubscribePresence-Request', [
-    ...userRefs(version, o.users),
-    o.attributes ? selectors(version, o.attributes) : undefined,
-    // Mandatory in 1.2, optional in 1.3, unknown in 1.1.
-    version === '1.2' ? leaf('AutoSubscribe', false) : undefined,
-  ]);
-}
-
+/** UnsubscribePresence-Request (only this suite sends it). */
 const unsubscribeRequest = (version: CspVersion, users: string[]) => el('UnsubscribePresence-Request', userRefs(version, users));
-
-const getPresenceRequest = (version: CspVersion, users: string[], attributes?: string[]) =>
-  el('GetPresence-Request', [...userRefs(version, users), attributes ? selectors(version, attributes) : undefined]);
-
-const updateRequest = (version: CspVersion, attributes: CspElement[]) => el('UpdatePresence-Request', [subList(version, attributes)]);
-
-// ── Reading answers ───────────────────────────────────────────────────────────────────────
-
-/** The PresenceSubLists of the PresenceNotification-Requests in `got` about `userId`. */
-function notified(got: CspElement[], userId: string): CspElement[] {
-  return got
-    .filter((p) => p.name === 'PresenceNotification-Request')
-    .flatMap((p) => childrenNamed(p, 'Presence'))
-    .filter((p) => textOf(p, 'UserID') === userId)
-    .map((p) => child(p, 'PresenceSubList') ?? el('PresenceSubList'));
-}
-
-const valueOf = (list: CspElement | undefined, name: string) => textOf(child(list, name), 'PresenceValue');
-const qualifierOf = (list: CspElement | undefined, name: string) => textOf(child(list, name), 'Qualifier');
-const namesOf = (list: CspElement | undefined) => [...new Set((list?.children ?? []).map((c) => c.name))].sort();
-const authRequests = (got: CspElement[]) => got.filter((p) => p.name === 'PresenceAuth-Request');
-
-function assertStatus(primitive: CspElement, code = 200, what = 'the request'): void {
-  assert.equal(primitive.name, 'Status', `${what} is answered with Status`);
-  assert.equal(resultCode(primitive), code, `${what}: ${textOf(child(primitive, 'Result'), 'Description') ?? ''}`);
-}
-
-/** Everything a variant's tests need besides the kit. */
-function presenceKit(server: () => TestServer, variant: Variant) {
-  const { version } = variant;
-  const kit = variantKit(server, variant);
-  /** How a user appears to phones that logged in with a bare user ID (their domain left out). */
-  const wv = (name: string) => `wv:${kit.user(name)}`;
-
-  const subscribe = async (watcher: Phone, owners: string[], attributes?: string[]) => {
-    const { primitive } = await watcher.request(subscribeRequest(version, { users: owners.map(wv), ...(attributes ? { attributes } : {}) }));
-    assertStatus(primitive, 200, 'SubscribePresence');
-  };
-
-  const update = async (owner: Phone, attributes: CspElement[]) => {
-    const { primitive } = await owner.request(updateRequest(version, attributes));
-    assertStatus(primitive, 200, 'UpdatePresence');
-  };
-
-  /** What GetPresence shows of a user (asserting a 200 answer); undefined when no Presence for them. */
-  const presenceOf = async (asker: Phone, name: string, attributes?: string[]) => {
-    const { primitive } = await asker.request(getPresenceRequest(version, [wv(name)], attributes));
-    assert.equal(primitive.name, 'GetPresence-Response');
-    assert.equal(resultCode(primitive), 200);
-    const found = childrenNamed(primitive, 'Presence').filter((p) => textOf(p, 'UserID') === wv(name));
-    assert.ok(found.length <= 1, 'one Presence per user');
-    assert.equal(childrenNamed(primitive, 'Presence').length, found.length, 'no Presence about anybody else');
-    return found[0] && (child(found[0], 'PresenceSubList') ?? el('PresenceSubList'));
-  };
-
-  /** Let a watcher see everything (1.1/1.2 PresenceAuth-User; 1.3 ListManage AuthorizeAndGrant). */
-  const grant = async (owner: Phone, watcher: string) => {
-    if (version !== '1.3') {
-      const { primitive } = await owner.request(el('PresenceAuth-User', [leaf('UserID', wv(watcher)), leaf('Acceptance', true)]));
-      assertStatus(primitive, 200, 'PresenceAuth-User');
-      return;
-    }
-    const created = (await owner.request(el('CreateList-Request', [leaf('ContactList', 'granted')]))).primitive;
-    assert.ok(created.name === 'CreateList-Response' || resultCode(created) === 701, `CreateList: ${created.name} ${resultCode(created)}`);
-    const { primitive } = await owner.request(
-      el('ListManage-Request', [leaf('ContactList', 'granted'), el('AddNickList', [leaf('UserID', wv(watcher))]), leaf('ReceiveList', false), leaf('AuthorizeAndGrant', true)]),
-    );
-    assert.equal(primitive.name, 'ListManage-Response');
-    assert.equal(resultCode(primitive), 200);
-  };
-
-  /** 1.1/1.2: the owner refuses. */
-  const deny = async (owner: Phone, watcher: string) => {
-    const { primitive } = await owner.request(el('PresenceAuth-User', [leaf('UserID', wv(watcher)), leaf('Acceptance', false)]));
-    assertStatus(primitive, 200, 'PresenceAuth-User (deny)');
-  };
-
-  /** `watcher` subscribes to `owner`, the owner grants, and both phones are drained. */
-  const watching = async (watcher: Phone, watcherName: string, owner: Phone, ownerName: string) => {
-    await subscribe(watcher, [ownerName]);
-    await owner.drain();
-    await grant(owner, watcherName);
-    await watcher.drain();
-    await owner.drain();
-  };
-
-  return { ...kit, wv, subscribe, update, presenceOf, grant, deny, watching };
-}
 
 /** One request as raw XML (to send what no encoder writes: lower-case names). */
 function rawXml(version: CspVersion, sessionId: string, id: string, body: string): string {
