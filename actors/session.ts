@@ -34,6 +34,7 @@ import { grantKeepAlive, rememberProfile } from '../src/features/service-access.
 import { acknowledgeMessage, messageTransaction, noticePrimitive, rejectDelivery } from '../src/features/delivery.ts';
 import { PRIMITIVES } from '../src/features/index.ts';
 import { userCameOnline, userWentOffline } from '../src/features/presence.ts';
+import { leaveGroupsOf } from '../src/features/groups.ts';
 import type { SessionView } from '../src/features/types.ts';
 import { newServerTransactionId } from '../src/ids.ts';
 
@@ -334,6 +335,8 @@ export const sessionMachine = setup({
       guarded(context, 'release notices', () => services.notices.releaseSession(context.sessionId), () => undefined);
       services.router.sessionEnded(self as SessionActor);
       guarded(context, 'publish offline', () => userWentOffline(services, context.user.id), () => undefined);
+      // A server shutting down is no goodbye: joined users stay joined across the restart.
+      if (params.reason !== 'server shutting down') guarded(context, 'leave groups', () => leaveGroupsOf(services, context.user.id), () => undefined);
       services.log.info({ session: context.logId, user: context.user.id, reason: params.reason }, 'session ended');
     },
   },

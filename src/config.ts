@@ -133,6 +133,15 @@ export const configSchema = z.strictObject({
       maxContactsPerList: positive.default(500),
     })
     .prefault({}),
+  /** Groups (chat rooms). */
+  groups: z
+    .strictObject({
+      /** Default MaxActiveUsers of a new group (817 beyond); a group's own property overrides it. */
+      maxActiveUsers: positive.default(1000),
+      /** Groups one user may create (814 beyond). */
+      maxPerUser: positive.default(10),
+    })
+    .prefault({}),
   /** Failed-login throttling. */
   loginLimits: z
     .strictObject({

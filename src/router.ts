@@ -3,6 +3,8 @@
 import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import type { Logger } from './log.ts';
 import { sessionMachine, type OutboxItem, type SessionActor, type SessionInput } from '../actors/session.ts';
+import { groupMachine, type GroupActor } from '../actors/group.ts';
+import type { Services } from './services.ts';
 
 /** Timer source for actors (xstate's Clock; SimulatedClock in tests). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -11,6 +13,9 @@ export class Router {
   private readonly bySessionId = new Map<string, SessionActor>();
   /** Each user's live sessions, oldest first. */
   private readonly byUser = new Map<string, Set<SessionActor>>();
+  /** Live group actors, created from the store the first time a group is addressed. */
+  private readonly groups = new Map<string, GroupActor>();
+  private services: Services | undefined;
 
   /** `clock` replaces real timers (keep-alive) in tests. */
   constructor(
@@ -18,6 +23,29 @@ export class Router {
     private readonly maxSessionsPerUser: number,
     private readonly clock?: Clock,
   ) {}
+
+  /** The services group actors are started with (set once, at composition). */
+  attach(services: Services): void {
+    this.services = services;
+  }
+
+  /** The actor of an existing group (started on first use); undefined when there is no such group. */
+  group(groupId: string): GroupActor | undefined {
+    let actor = this.groups.get(groupId);
+    if (actor) return actor;
+    const services = this.services!;
+    if (!services.groups.get(groupId)) return undefined;
+    actor = createActor(groupMachine, { input: { services, groupId } });
+    actor.subscribe({ error: (err) => (this.log.error({ err, group: groupId }, 'group actor failed'), this.groups.delete(groupId)) });
+    actor.start();
+    this.groups.set(groupId, actor);
+    return actor;
+  }
+
+  groupDeleted(groupId: string): void {
+    this.groups.get(groupId)?.stop();
+    this.groups.delete(groupId);
+  }
 
   /** Create and start a session actor for a login; the caller sends it LOGIN. */
   startSession(input: SessionInput): SessionActor {

@@ -11,6 +11,7 @@ import { AccessListStore } from './store/access-lists.ts';
 import { ClientProfileStore } from './store/client-profiles.ts';
 import { ContactListStore } from './store/contact-lists.ts';
 import { PresenceStore } from './store/presence.ts';
+import { GroupStore } from './store/groups.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { everyoneOffline } from './features/presence.ts';
 import { openVault } from './auth/password-vault.ts';
@@ -61,9 +62,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     profiles: new ClientProfileStore(db),
     contactLists: new ContactListStore(db),
     presence: new PresenceStore(db),
+    groups: new GroupStore(db),
     auth,
     router,
   };
+  router.attach(services);
   const wentOffline = everyoneOffline(services);
   if (wentOffline) log.info({ users: wentOffline }, 'users left online by an unclean stop are now shown offline');
   const housekeeping = startHousekeeping(services);

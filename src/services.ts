@@ -8,6 +8,7 @@ import type { AccessListStore } from './store/access-lists.ts';
 import type { ClientProfileStore } from './store/client-profiles.ts';
 import type { ContactListStore } from './store/contact-lists.ts';
 import type { PresenceStore } from './store/presence.ts';
+import type { GroupStore } from './store/groups.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { Router } from './router.ts';
 
@@ -23,6 +24,7 @@ export interface Services {
   profiles: ClientProfileStore;
   contactLists: ContactListStore;
   presence: PresenceStore;
+  groups: GroupStore;
   auth: Authenticator;
   router: Router;
 }

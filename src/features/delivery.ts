@@ -13,6 +13,7 @@ import type { Notice } from '../store/notices.ts';
 import type { Services } from '../services.ts';
 import type { ClientCapabilities } from './capabilities.ts';
 import { PRESENCE_AUTH, presenceAuthPrimitive } from './authorization.ts';
+import { groupAddress } from './group-properties.ts';
 
 const userElement = (id: string, style: AddressStyle) => el('User', [leaf('UserID', displayAddress(id, style))]);
 
@@ -27,10 +28,22 @@ export function messageInfo(message: StoredMessage, recipient: string, style: Ad
     leaf('ContentType', message.contentType),
     message.binary ? leaf('ContentEncoding', 'BASE64') : undefined,
     leaf('ContentSize', message.content.length),
-    el('Recipient', [userElement(recipient, style)]),
-    el('Sender', [userElement(message.sender, style)]),
+    ...(message.group ? groupAddressing(message.group, style) : [el('Recipient', [userElement(recipient, style)]), el('Sender', [userElement(message.sender, style)])]),
     leaf('DateTime', formatDateTime(message.createdAt)),
   ]);
+}
+
+/**
+ * A group message is addressed to the group (or, privately, to the recipient's screen name)
+ * and comes from the sender's screen name: members do not see each other's user ids.
+ */
+function groupAddressing(group: NonNullable<StoredMessage['group']>, style: AddressStyle): CspElement[] {
+  const groupId = leaf('GroupID', groupAddress(group.groupId, style))!;
+  const screen = (name: string) => el('ScreenName', [leaf('SName', name), groupId]);
+  return [
+    el('Recipient', [el('Group', [group.recipientScreenName !== undefined ? screen(group.recipientScreenName) : groupId])]),
+    el('Sender', [el('Group', [screen(group.senderScreenName)])]),
+  ];
 }
 
 /** ContentData as XML-family encodings carry it: text as is, binary as BASE64. */

@@ -8,6 +8,21 @@ import { blockEntity, getBlockedList } from './block-lists.ts';
 import { getPresence, getWatcherList, subscribePresence, unsubscribePresence, updatePresence } from './presence.ts';
 import { cancelAuth, createAttributeList, deleteAttributeList, getAttributeList, getReactiveAuthStatus, presenceAuthUser } from './authorization.ts';
 import { createList, deleteList, getList, listManage } from './contact-lists.ts';
+import {
+  addGroupMembers,
+  createGroup,
+  deleteGroup,
+  getGroupMembers,
+  getGroupProps,
+  getJoinedUsers,
+  joinGroup,
+  leaveGroup,
+  memberAccess,
+  rejectList,
+  removeGroupMembers,
+  setGroupProps,
+  subscribeGroupNotice,
+} from './groups.ts';
 
 export const PRIMITIVES: Readonly<Record<string, PrimitiveSpec>> = {
   'ClientCapability-Request': { handle: clientCapability },
@@ -38,4 +53,17 @@ export const PRIMITIVES: Readonly<Record<string, PrimitiveSpec>> = {
   'CreateAttributeList-Request': { gate: { feature: 'PresenceFeat', fn: 'CALI' }, handle: createAttributeList },
   'DeleteAttributeList-Request': { gate: { feature: 'PresenceFeat', fn: 'DALI' }, handle: deleteAttributeList },
   'GetAttributeList-Request': { gate: { feature: 'PresenceFeat', fn: 'GALS' }, handle: getAttributeList },
+  'CreateGroup-Request': { gate: { feature: 'GroupFeat', fn: 'CREAG' }, handle: createGroup },
+  'DeleteGroup-Request': { gate: { feature: 'GroupFeat', fn: 'DELGR' }, handle: deleteGroup },
+  'JoinGroup-Request': { gate: { feature: 'GroupFeat' }, handle: joinGroup },
+  'LeaveGroup-Request': { gate: { feature: 'GroupFeat' }, handle: leaveGroup },
+  'GetGroupProps-Request': { gate: { feature: 'GroupFeat', fn: 'GETGP' }, handle: getGroupProps },
+  'SetGroupProps-Request': { gate: { feature: 'GroupFeat', fn: 'SETGP' }, handle: setGroupProps },
+  'SubscribeGroupNotice-Request': { gate: { feature: 'GroupFeat', fn: 'SUBGCN' }, handle: subscribeGroupNotice },
+  'GetGroupMembers-Request': { gate: { feature: 'GroupFeat', fn: 'GETGM' }, handle: getGroupMembers },
+  'AddGroupMembers-Request': { gate: { feature: 'GroupFeat', fn: 'ADDGM' }, handle: addGroupMembers },
+  'RemoveGroupMembers-Request': { gate: { feature: 'GroupFeat', fn: 'RMVGM' }, handle: removeGroupMembers },
+  'MemberAccess-Request': { gate: { feature: 'GroupFeat', fn: 'MBRAC' }, handle: memberAccess },
+  'RejectList-Request': { gate: { feature: 'GroupFeat', fn: 'REJEC' }, handle: rejectList },
+  'GetJoinedUsers-Request': { gate: { feature: 'GroupFeat', fn: 'GETJU' }, handle: getJoinedUsers },
 };

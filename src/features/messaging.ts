@@ -14,6 +14,9 @@ import type { PrimitiveHandler, SessionView } from './types.ts';
 import { acceptsContentType } from './capabilities.ts';
 import { refusesSender } from './block-lists.ts';
 import { acknowledgeMessage, contentData, messageInfo, rejectDelivery } from './delivery.ts';
+import { groupActor } from './groups.ts';
+import { parseGroupId } from './group-properties.ts';
+import type { MessageOutcome } from '../../actors/group.ts';
 
 /** Most MessageInfo entries one GetMessageList-Response carries. */
 const MAX_LISTED = 100;
@@ -49,9 +52,26 @@ function readContent(request: CspElement, info: CspElement): Content {
  * Decide, recipient by recipient, who can be given a message from `sender`. Unknown users 531,
  * other domains 516, blocked 532, full queues 507, content they cannot take 415 / 432.
  */
-function resolveRecipients(services: Services, sender: string, recipientEl: CspElement, content: Content): { accepted: string[]; failures: Failures } {
+/** Where one SendMessage goes: users directly, and groups (or screen names inside groups) through their actors. */
+interface Destinations {
+  accepted: string[];
+  groups: GroupDelivery[];
+  failures: Failures;
+}
+
+/** A message into a group: everyone joined, or one member by screen name. */
+interface GroupDelivery {
+  groupId: string;
+  senderScreenName: string;
+  recipientScreenName?: string;
+  recipients: string[];
+}
+
+function resolveRecipients(services: Services, session: SessionView, recipientEl: CspElement, content: Content): Destinations {
   const { config } = services;
+  const sender = session.user.id;
   const accepted: string[] = [];
+  const groups: GroupDelivery[] = [];
   const failures = new Failures();
   for (const user of childrenNamed(recipientEl, 'User')) {
     const raw = requireText(user, 'UserID');
@@ -73,10 +93,30 @@ function resolveRecipients(services: Services, sender: string, recipientEl: CspE
     if (code) failures.add(code, entity);
     else accepted.push(id);
   }
-  // Groups and contact lists as recipients arrive with the groups feature.
-  for (const group of childrenNamed(recipientEl, 'Group')) failures.add(800, child(group, 'GroupID') ?? child(group, 'ScreenName') ?? group);
-  for (const list of childrenNamed(recipientEl, 'ContactList')) failures.add(700, list);
-  return { accepted, failures };
+  for (const group of childrenNamed(recipientEl, 'Group')) {
+    const screen = child(group, 'ScreenName');
+    const entity = screen ?? child(group, 'GroupID') ?? group;
+    try {
+      const groupId = parseGroupId(textOf(screen ?? group, 'GroupID') ?? '', session.user, config.domains);
+      const toScreenName = screen ? textOf(screen, 'SName') : undefined;
+      let outcome: MessageOutcome | undefined;
+      groupActor(services, groupId).send({ type: 'MESSAGE', from: sender, ...(toScreenName !== undefined ? { toScreenName } : {}), reply: (o) => (outcome = o) });
+      if (!outcome || !('recipients' in outcome)) {
+        failures.add(outcome?.code ?? 500, entity);
+        continue;
+      }
+      // Members who cannot take it (blocked the sender, full queue, content) silently miss it:
+      // a group does not tell its members about each other.
+      const recipients = outcome.recipients.map((r) => r.userId).filter((id) => !refusal(services, sender, id, content));
+      groups.push({ groupId, senderScreenName: outcome.senderScreenName, ...(toScreenName !== undefined ? { recipientScreenName: outcome.recipients[0]!.screenName } : {}), recipients });
+    } catch (err) {
+      if (!(err instanceof CspError)) throw err;
+      failures.add(err.code, entity);
+    }
+  }
+  // Sending to a contact list is not a CSP service Village offers (no function code names it).
+  for (const list of childrenNamed(recipientEl, 'ContactList')) failures.add(405, list);
+  return { accepted, groups, failures };
 }
 
 /** Why a local user cannot be given this message (a CSP code), or undefined when they can. */
@@ -91,7 +131,15 @@ function refusal(services: Services, sender: string, recipient: string, content:
 }
 
 /** Store a message for the accepted recipients (fsynced before this returns). */
-function store(services: Services, sender: string, content: Content, accepted: string[], validitySeconds: number | undefined, deliveryReport: boolean): string {
+function store(
+  services: Services,
+  sender: string,
+  content: Content,
+  accepted: string[],
+  validitySeconds: number | undefined,
+  deliveryReport: boolean,
+  group?: Omit<GroupDelivery, 'recipients'>,
+): string {
   const messageId = newMessageId();
   const now = services.now();
   // No Validity, or a useless one (0: expired before anyone could fetch it), means the default.
@@ -108,6 +156,7 @@ function store(services: Services, sender: string, content: Content, accepted: s
       expiresAt: now + validity * 1000,
       deliveryReport,
       addressedTo: accepted,
+      ...(group ? { group: { groupId: group.groupId, senderScreenName: group.senderScreenName, ...(group.recipientScreenName ? { recipientScreenName: group.recipientScreenName } : {}) } } : {}),
     },
     accepted,
   );
@@ -119,12 +168,16 @@ export const sendMessage: PrimitiveHandler = (request, session, services) => {
   const info = requireChild(request, 'MessageInfo');
   const recipientEl = requireChild(info, 'Recipient');
   const content = readContent(request, info);
-  const { accepted, failures } = resolveRecipients(services, session.user.id, recipientEl, content);
-  if (accepted.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
-  const messageId = accepted.length
-    ? store(services, session.user.id, content, accepted, intOf(info, 'Validity'), boolOf(request, 'DeliveryReport', false))
-    : undefined;
-  return { response: el('SendMessage-Response', [failures.result(session.version, accepted.length), leaf('MessageID', messageId)]) };
+  const { accepted, groups, failures } = resolveRecipients(services, session, recipientEl, content);
+  if (accepted.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
+  const validity = intOf(info, 'Validity');
+  const report = boolOf(request, 'DeliveryReport', false);
+  const ids: string[] = [];
+  if (accepted.length) ids.push(store(services, session.user.id, content, accepted, validity, report));
+  // A group message is stored once per group, for everyone joined (delivery reports are for one-to-one messages).
+  for (const g of groups) ids.push(store(services, session.user.id, content, g.recipients, validity, false, g));
+  const succeeded = accepted.length + groups.length;
+  return { response: el('SendMessage-Response', [failures.result(session.version, succeeded), leaf('MessageID', ids[0])]) };
 };
 
 /** MessageDelivered sent as a request (after GetMessage, or by lenient clients). */
@@ -174,10 +227,13 @@ export const forwardMessage: PrimitiveHandler = (request, session, services) => 
   const original = findOwn(services, session, requireText(request, 'MessageID'));
   const recipientEl = requireChild(request, 'Recipient');
   const content: Content = { contentType: original.contentType, bytes: original.content, binary: original.binary };
-  const { accepted, failures } = resolveRecipients(services, session.user.id, recipientEl, content);
-  if (accepted.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
-  const messageId = accepted.length ? store(services, session.user.id, content, accepted, undefined, false) : undefined;
-  const outcome = failures.result(session.version, accepted.length);
+  const { accepted, groups, failures } = resolveRecipients(services, session, recipientEl, content);
+  if (accepted.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
+  const ids: string[] = [];
+  if (accepted.length) ids.push(store(services, session.user.id, content, accepted, undefined, false));
+  for (const g of groups) ids.push(store(services, session.user.id, content, g.recipients, undefined, false, g));
+  const messageId = ids[0];
+  const outcome = failures.result(session.version, accepted.length + groups.length);
   // 1.3 answers with the new message's id; earlier versions with a Status.
   if (session.version === '1.3' && messageId && failures.count === 0) return { response: el('ForwardMessage-Response', [leaf('MessageID', messageId)]) };
   return { response: el('Status', [outcome]) };

@@ -41,6 +41,19 @@ export const IMPLEMENTED_FUNCTIONS: ReadonlySet<string> = new Set([
   'CALI',
   'DALI',
   'GALS',
+  // GroupFeat: management, use (notices), members and access, joined users.
+  'CREAG',
+  'DELGR',
+  'GETGP',
+  'SETGP',
+  'SUBGCN',
+  'GRCHN',
+  'GETGM',
+  'ADDGM',
+  'RMVGM',
+  'MBRAC',
+  'REJEC',
+  'GETJU',
 ]);
 
 export interface AgreedFunctions {

@@ -15,8 +15,10 @@ export interface NewMessageRecord {
   createdAt: number;
   expiresAt: number | undefined;
   deliveryReport: boolean;
-  /** The recipients as addressed (canonical user ids), shown to every recipient. */
+  /** The recipients as addressed (canonical user ids). */
   addressedTo: string[];
+  /** Set for a message into a group (to everyone joined, or privately to one screen name). */
+  group?: { groupId: string; senderScreenName: string; recipientScreenName?: string };
 }
 
 export interface StoredMessage extends NewMessageRecord {
@@ -44,6 +46,9 @@ interface Row {
   expires_at: number | null;
   delivery_report: number;
   recipients_json: string;
+  group_id: string | null;
+  sender_screen_name: string | null;
+  recipient_screen_name: string | null;
 }
 
 const toMessage = (r: Row): StoredMessage => ({
@@ -57,6 +62,9 @@ const toMessage = (r: Row): StoredMessage => ({
   expiresAt: r.expires_at ?? undefined,
   deliveryReport: r.delivery_report === 1,
   addressedTo: JSON.parse(r.recipients_json) as string[],
+  ...(r.group_id
+    ? { group: { groupId: r.group_id, senderScreenName: r.sender_screen_name ?? '', ...(r.recipient_screen_name ? { recipientScreenName: r.recipient_screen_name } : {}) } }
+    : {}),
 });
 
 // A delivery may be offered when nobody holds it, or when its holder has not acknowledged it
@@ -85,8 +93,10 @@ export class MessageStore {
 
   constructor(private readonly db: Db) {
     this.insertMessage = db.prepare(
-      `INSERT INTO messages (message_id, sender, content_type, content, binary_content, created_at, expires_at, delivery_report, recipients_json)
-       VALUES (@messageId, @sender, @contentType, @content, @binary, @createdAt, @expiresAt, @deliveryReport, @recipients)`,
+      `INSERT INTO messages (message_id, sender, content_type, content, binary_content, created_at, expires_at, delivery_report, recipients_json,
+                             group_id, sender_screen_name, recipient_screen_name)
+       VALUES (@messageId, @sender, @contentType, @content, @binary, @createdAt, @expiresAt, @deliveryReport, @recipients,
+               @groupId, @senderScreenName, @recipientScreenName)`,
     );
     this.insertDelivery = db.prepare('INSERT OR IGNORE INTO deliveries (message_id, recipient) VALUES (?, ?)');
     this.selectOfferable = db.prepare<{ recipient: string; reofferBefore: number; now: number; limit: number }, Row>(
@@ -133,6 +143,9 @@ export class MessageStore {
         expiresAt: message.expiresAt ?? null,
         deliveryReport: message.deliveryReport ? 1 : 0,
         recipients: JSON.stringify(message.addressedTo),
+        groupId: message.group?.groupId ?? null,
+        senderScreenName: message.group?.senderScreenName ?? null,
+        recipientScreenName: message.group?.recipientScreenName ?? null,
       });
       for (const r of recipients) this.insertDelivery.run(message.messageId, r);
     });

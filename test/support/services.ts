@@ -15,6 +15,7 @@ import { AccessListStore } from '../../src/store/access-lists.ts';
 import { ClientProfileStore } from '../../src/store/client-profiles.ts';
 import { ContactListStore } from '../../src/store/contact-lists.ts';
 import { PresenceStore } from '../../src/store/presence.ts';
+import { GroupStore } from '../../src/store/groups.ts';
 import { openVault, type PasswordVault } from '../../src/auth/password-vault.ts';
 import { ChallengeBook } from '../../src/auth/challenges.ts';
 import { MetaStore } from '../../src/store/meta.ts';
@@ -52,6 +53,7 @@ export function makeServices(configText = ''): TestServices {
     profiles: new ClientProfileStore(db),
     contactLists: new ContactListStore(db),
     presence: new PresenceStore(db),
+    groups: new GroupStore(db),
     auth: new Authenticator(
       accounts,
       vault,
@@ -61,6 +63,7 @@ export function makeServices(configText = ''): TestServices {
     ),
     router: new Router(log, config.session.maxPerUser, clock),
   };
+  services.router.attach(services);
   return {
     services,
     clock,

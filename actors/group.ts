@@ -1,0 +1,172 @@
+// One group (chat room), as an XState v5 machine: it holds who is joined under which screen
+// name and decides joins, leaves, and who a group message reaches. What it decides is written
+// to the store at once (a restart restores the group, its members and who was joined); the
+// notices it owes people (GroupChangeNotice, LeaveGroup-Response) go to their sessions'
+// outboxes through the router.
+//
+//   active ──DeleteGroup──▶ deleted (final: everyone joined is told, the actor stops)
+//      └─ JOIN / LEAVE / MESSAGE / PROPERTIES_CHANGED / SUBSCRIBE, each answered at once
+import { setup, enqueueActions, type ActorRefFrom } from 'xstate';
+import type { Services } from '../src/services.ts';
+import type { JoinedUser } from '../src/store/groups.ts';
+import { groupChangeNotice, leaveGroupNotice, type GroupView } from '../src/features/group-notices.ts';
+
+export interface JoinRequest {
+  userId: string;
+  screenName: string;
+  subscribeNotice: boolean;
+}
+
+export type JoinOutcome = { code: 200; joined: JoinedUser[] } | { code: number; description: string };
+export type MessageOutcome = { code: 200; recipients: JoinedUser[]; senderScreenName: string } | { code: number; description: string };
+
+type Reply<T> = (answer: T) => void;
+
+export type GroupEvent =
+  | { type: 'JOIN'; request: JoinRequest; reply: Reply<JoinOutcome> }
+  /** reason: 'left' (LeaveGroup-Request), 'logout', or a removal the user is told about with `code`. */
+  | { type: 'LEAVE'; userId: string; notify?: { code: number; description: string }; reply?: Reply<boolean> }
+  /** A group message (to everyone joined) or a private one (to the user behind `toScreenName`). */
+  | { type: 'MESSAGE'; from: string; toScreenName?: string; reply: Reply<MessageOutcome> }
+  | { type: 'PROPERTIES_CHANGED'; changed: string[] }
+  | { type: 'SUBSCRIBE'; userId: string; on: boolean | undefined; reply: Reply<boolean | undefined> }
+  | { type: 'DELETE'; reply: Reply<void> };
+
+export interface GroupContext {
+  services: Services;
+  groupId: string;
+  /** Who is joined now, in joining order. */
+  joined: JoinedUser[];
+}
+
+export interface GroupInput {
+  services: Services;
+  groupId: string;
+}
+
+const sameName = (a: string, b: string) => a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+
+function view(context: GroupContext): GroupView {
+  return { services: context.services, groupId: context.groupId };
+}
+
+export const groupMachine = setup({
+  types: {
+    context: {} as GroupContext,
+    events: {} as GroupEvent,
+    input: {} as GroupInput,
+  },
+  actions: {
+    join: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'JOIN') return;
+      const { services, groupId } = context;
+      const { request, reply } = event;
+      const group = services.groups.get(groupId);
+      const answer = (outcome: JoinOutcome) => enqueue(() => reply(outcome));
+      if (!group) return answer({ code: 800, description: 'Group does not exist' });
+      if (context.joined.some((j) => j.userId === request.userId)) return answer({ code: 807, description: 'You have already joined this group' });
+      if (services.groups.isRejected(groupId, request.userId)) return answer({ code: 809, description: 'You are on this group\'s reject list' });
+      const privilege = services.groups.privilegeOf(groupId, request.userId);
+      if ((group.properties['AccessType'] ?? 'Open').toLowerCase() === 'restricted' && !privilege) {
+        return answer({ code: 431, description: 'This group is restricted to its members' });
+      }
+      const max = Number(group.properties['MaxActiveUsers'] ?? services.config.groups.maxActiveUsers);
+      if (context.joined.length >= max) return answer({ code: 817, description: `At most ${max} users may be joined` });
+      if (context.joined.some((j) => sameName(j.screenName, request.screenName))) return answer({ code: 811, description: `The screen name ${request.screenName} is in use` });
+      const user: JoinedUser = { userId: request.userId, screenName: request.screenName, subscribeNotice: request.subscribeNotice };
+      services.groups.join(groupId, user, services.now());
+      const joined = [...context.joined, user];
+      enqueue.assign({ joined });
+      enqueue(() => groupChangeNotice(view(context), joined.filter((j) => j.userId !== user.userId), { joined: [user] }));
+      answer({ code: 200, joined });
+    }),
+
+    leave: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'LEAVE') return;
+      const { services, groupId } = context;
+      const leaving = context.joined.find((j) => j.userId === event.userId);
+      if (!leaving) {
+        if (event.reply) enqueue(() => event.reply!(false));
+        return;
+      }
+      services.groups.leave(groupId, event.userId);
+      const joined = context.joined.filter((j) => j.userId !== event.userId);
+      enqueue.assign({ joined });
+      // Someone removed (kicked, rejected, group closing) is told with a LeaveGroup-Response.
+      if (event.notify) enqueue(() => leaveGroupNotice(view(context), event.userId, event.notify!.code, event.notify!.description));
+      enqueue(() => groupChangeNotice(view(context), joined, { left: [leaving] }));
+      if (event.reply) enqueue(() => event.reply!(true));
+    }),
+
+    route: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'MESSAGE') return;
+      const { services, groupId } = context;
+      const answer = (outcome: MessageOutcome) => enqueue(() => event.reply(outcome));
+      const group = services.groups.get(groupId);
+      if (!group) return answer({ code: 800, description: 'Group does not exist' });
+      const sender = context.joined.find((j) => j.userId === event.from);
+      if (!sender) return answer({ code: 808, description: 'Join the group before you send to it' });
+      if (event.toScreenName === undefined) {
+        return answer({ code: 200, recipients: context.joined.filter((j) => j.userId !== event.from), senderScreenName: sender.screenName });
+      }
+      if ((group.properties['PrivateMessaging'] ?? 'T').toUpperCase() !== 'T') return answer({ code: 812, description: 'Private messages are off in this group' });
+      const target = context.joined.find((j) => sameName(j.screenName, event.toScreenName!));
+      if (!target) return answer({ code: 531, description: `Nobody in the group is called ${event.toScreenName}` });
+      answer({ code: 200, recipients: [target], senderScreenName: sender.screenName });
+    }),
+
+    propertiesChanged: ({ context, event }) => {
+      if (event.type !== 'PROPERTIES_CHANGED') return;
+      groupChangeNotice(view(context), context.joined, { properties: event.changed });
+    },
+
+    subscribe: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SUBSCRIBE') return;
+      const me = context.joined.find((j) => j.userId === event.userId);
+      if (!me) return enqueue(() => event.reply(undefined));
+      const on = event.on ?? me.subscribeNotice;
+      if (event.on !== undefined) {
+        context.services.groups.setNoticeSubscription(context.groupId, event.userId, on);
+        enqueue.assign({ joined: context.joined.map((j) => (j.userId === event.userId ? { ...j, subscribeNotice: on } : j)) });
+      }
+      enqueue(() => event.reply(on));
+    }),
+
+    close: ({ context, event }) => {
+      if (event.type !== 'DELETE') return;
+      for (const j of context.joined) leaveGroupNotice(view(context), j.userId, 800, 'The group has been deleted');
+      context.services.groups.delete(context.groupId);
+      event.reply();
+    },
+  },
+}).createMachine({
+  id: 'group',
+  context: ({ input }) => ({
+    services: input.services,
+    groupId: input.groupId,
+    // Restored from the store: who was joined when the server last stopped is still joined.
+    joined: input.services.groups.joined(input.groupId),
+  }),
+  initial: 'active',
+  states: {
+    active: {
+      on: {
+        JOIN: { actions: 'join' },
+        LEAVE: { actions: 'leave' },
+        MESSAGE: { actions: 'route' },
+        PROPERTIES_CHANGED: { actions: 'propertiesChanged' },
+        SUBSCRIBE: { actions: 'subscribe' },
+        DELETE: { target: 'deleted', actions: 'close' },
+      },
+    },
+    deleted: { type: 'final' },
+  },
+});
+
+export type GroupActor = ActorRefFrom<typeof groupMachine>;
+
+/** Who is joined now (for GetJoinedUsers and search). */
+export function joinedUsers(actor: GroupActor): JoinedUser[] {
+  return actor.getSnapshot().context.joined;
+}
+
