@@ -16,6 +16,8 @@ export interface BenchOptions {
   backlog: number;
   /** Watchers of one user in the presence scenario. */
   watchers: number;
+  /** Joined users of the group in the group scenario. */
+  groupSize: number;
   /** Directory for a V8 CPU profile of the server. */
   profile?: string;
 }

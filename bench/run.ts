@@ -3,10 +3,11 @@
 //   core        N phones log in at once, exchange messages flat out and at a steady rate
 //   recipients  one sender, each message to R recipients
 //   backlog     B messages waiting for an offline user, collected at login
+//   group       one group with G joined users; messages fanned out; time until all have polled
 //   presence    one user with W watchers changes presence; time until all have polled it
 //   codecs      decode/encode throughput of XML, WBXML and JSON on the generated corpus
 // Options: --clients N (200) --messages M (20) --recipients R (100) --backlog B (10000)
-//          --watchers W (500) --only core,recipients,backlog,presence,codecs  --profile DIR (V8 CPU profile of the server)
+//          --watchers W (500) --group-size G (1000) --only core,recipients,backlog,presence,group,codecs  --profile DIR (V8 CPU profile of the server)
 import { parseArgs } from 'node:util';
 import { setGlobalDispatcher, Agent } from 'undici';
 import type { BenchOptions, ScenarioResult } from './lib.ts';
@@ -15,8 +16,9 @@ import { recipients } from './scenarios/recipients.ts';
 import { backlog } from './scenarios/backlog.ts';
 import { codecs } from './scenarios/codecs.ts';
 import { presence } from './scenarios/presence.ts';
+import { group } from './scenarios/group.ts';
 
-const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, presence, codecs };
+const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, presence, group, codecs };
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     recipients: { type: 'string', default: '100' },
     backlog: { type: 'string', default: '10000' },
     watchers: { type: 'string', default: '500' },
+    'group-size': { type: 'string', default: '1000' },
     'idle-poll-ms': { type: 'string', default: '200' },
     'paced-rate': { type: 'string', default: '100' },
     'paced-seconds': { type: 'string', default: '10' },
@@ -39,6 +42,7 @@ const options: BenchOptions = {
   recipients: Number(values.recipients),
   backlog: Number(values.backlog),
   watchers: Number(values.watchers),
+  groupSize: Number(values['group-size']),
   idlePollMs: Number(values['idle-poll-ms']),
   pacedRate: Number(values['paced-rate']),
   pacedSeconds: Number(values['paced-seconds']),
@@ -46,7 +50,7 @@ const options: BenchOptions = {
 };
 
 // One keep-alive connection per phone, as handsets do.
-setGlobalDispatcher(new Agent({ connections: Math.max(options.clients, options.recipients, options.watchers) + 32, pipelining: 1 }));
+setGlobalDispatcher(new Agent({ connections: Math.max(options.clients, options.recipients, options.watchers, options.groupSize) + 32, pipelining: 1 }));
 
 async function main() {
   const report: Record<string, unknown> = {};
