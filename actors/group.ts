@@ -30,7 +30,8 @@ export type GroupEvent =
   | { type: 'MESSAGE'; from: string; toScreenName?: string; reply: Reply<MessageOutcome> }
   | { type: 'PROPERTIES_CHANGED'; changed: string[] }
   | { type: 'SUBSCRIBE'; userId: string; on: boolean | undefined; reply: Reply<boolean | undefined> }
-  | { type: 'DELETE'; reply: Reply<void> };
+  /** `by`: who deleted it (they are not told about their own doing). */
+  | { type: 'DELETE'; by: string; reply: Reply<void> };
 
 export interface GroupContext {
   services: Services;
@@ -134,7 +135,7 @@ export const groupMachine = setup({
 
     close: ({ context, event }) => {
       if (event.type !== 'DELETE') return;
-      for (const j of context.joined) leaveGroupNotice(view(context), j.userId, 800, 'The group has been deleted');
+      for (const j of context.joined) if (j.userId !== event.by) leaveGroupNotice(view(context), j.userId, 800, 'The group has been deleted');
       context.services.groups.delete(context.groupId);
       event.reply();
     },

@@ -333,6 +333,7 @@ export const sessionMachine = setup({
       const { services } = context;
       guarded(context, 'release offers', () => services.messages.releaseSession(context.sessionId), () => undefined);
       guarded(context, 'release notices', () => services.notices.releaseSession(context.sessionId), () => undefined);
+      services.searches.forgetSession(context.sessionId);
       services.router.sessionEnded(self as SessionActor);
       guarded(context, 'publish offline', () => userWentOffline(services, context.user.id), () => undefined);
       // A server shutting down is no goodbye: joined users stay joined across the restart.

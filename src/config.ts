@@ -142,6 +142,30 @@ export const configSchema = z.strictObject({
       maxPerUser: positive.default(10),
     })
     .prefault({}),
+  /** Search (Search-Request) for users and groups. */
+  search: z
+    .strictObject({
+      /** Shortest search string accepted (537 "too broad" below); exact user ids are exempt. */
+      minChars: positive.default(2),
+      /** Most results one search may find (536 "too many hits" beyond). */
+      maxResults: positive.default(500),
+      /** Results per Search-Response: the default, and the ceiling of a phone's SearchLimit. */
+      pageSize: positive.default(20),
+      /** Seconds a search's results are kept for paging after their last use. */
+      keepSeconds: positive.default(600),
+      /** Searches one session keeps at once; a further search forgets the least recently used. */
+      maxPerSession: positive.default(4),
+    })
+    .prefault({}),
+  /** Invitations (Invite-Request), in seconds. */
+  invitations: z
+    .strictObject({
+      /** Validity of an invitation whose inviter gave none. */
+      validityDefault: positive.default(24 * 3600),
+      /** Longest validity honoured, whatever the inviter asks. */
+      validityMax: positive.default(7 * 24 * 3600),
+    })
+    .prefault({}),
   /** Failed-login throttling. */
   loginLimits: z
     .strictObject({

@@ -1,5 +1,5 @@
-// Periodic chores: purge expired messages (telling senders who asked for delivery reports)
-// and expired notices. Runs every messages.sweepInterval seconds.
+// Periodic chores: purge expired messages (telling senders who asked for delivery reports),
+// expired notices and expired invitations. Runs every messages.sweepInterval seconds.
 import type { Services } from './services.ts';
 import { reportOutcome } from './features/delivery.ts';
 
@@ -15,7 +15,9 @@ export function sweepExpired(services: Services): { messages: number; notices: n
     if (expired.length < BATCH) break;
   }
   const notices = services.notices.purgeExpired(now);
-  if (messages || notices) services.log.info({ messages, notices }, 'expired items purged');
+  // Invitations past their Validity: answering one gets 423 whether or not it is still stored.
+  const invitations = services.invitations.purgeExpired(now);
+  if (messages || notices || invitations) services.log.info({ messages, notices, invitations }, 'expired items purged');
   return { messages, notices };
 }
 

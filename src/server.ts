@@ -12,6 +12,9 @@ import { ClientProfileStore } from './store/client-profiles.ts';
 import { ContactListStore } from './store/contact-lists.ts';
 import { PresenceStore } from './store/presence.ts';
 import { GroupStore } from './store/groups.ts';
+import { UserProfileStore } from './store/user-profiles.ts';
+import { SearchResults } from './search-results.ts';
+import { InvitationStore } from './store/invitations.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { everyoneOffline } from './features/presence.ts';
 import { openVault } from './auth/password-vault.ts';
@@ -63,6 +66,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     contactLists: new ContactListStore(db),
     presence: new PresenceStore(db),
     groups: new GroupStore(db),
+    userProfiles: new UserProfileStore(db),
+    searches: new SearchResults({ perSession: config.search.maxPerSession, keepMs: config.search.keepSeconds * 1000 }),
+    invitations: new InvitationStore(db),
     auth,
     router,
   };

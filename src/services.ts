@@ -9,6 +9,9 @@ import type { ClientProfileStore } from './store/client-profiles.ts';
 import type { ContactListStore } from './store/contact-lists.ts';
 import type { PresenceStore } from './store/presence.ts';
 import type { GroupStore } from './store/groups.ts';
+import type { UserProfileStore } from './store/user-profiles.ts';
+import type { SearchResults } from './search-results.ts';
+import type { InvitationStore } from './store/invitations.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { Router } from './router.ts';
 
@@ -25,6 +28,10 @@ export interface Services {
   contactLists: ContactListStore;
   presence: PresenceStore;
   groups: GroupStore;
+  userProfiles: UserProfileStore;
+  /** What each session's searches found, for paging (in memory). */
+  searches: SearchResults;
+  invitations: InvitationStore;
   auth: Authenticator;
   router: Router;
 }

@@ -6,6 +6,7 @@
 //   user del USER                 delete an account and the messages queued for it
 //   user list [DOMAIN]            list accounts
 //   user policy USER [ask|auto|deny|default]   who sees USER's presence until USER decides
+//   user set USER [KEY=VALUE…]    show or change USER's profile (what user search looks at)
 //   queue list USER               messages waiting for a user
 //   queue purge USER              drop everything waiting for a user
 //
@@ -21,6 +22,7 @@ import { AccessListStore } from '../store/access-lists.ts';
 import { ClientProfileStore } from '../store/client-profiles.ts';
 import { ContactListStore } from '../store/contact-lists.ts';
 import { PresenceStore, type Policy } from '../store/presence.ts';
+import { UserProfileStore, type ProfileField, type UserProfile } from '../store/user-profiles.ts';
 import { openVault } from '../auth/password-vault.ts';
 import { MetaStore } from '../store/meta.ts';
 import { parseUserId, wvAddress } from '../csp/address.ts';
@@ -35,6 +37,9 @@ const USAGE = `Usage: npm run village -- [--config FILE] <command>
   user policy USER [POLICY]     show or set who sees USER's presence until USER decides:
                                 ask (USER is asked), auto (everyone who subscribes), deny,
                                 or default (back to the configured presence.authorization)
+  user set USER [KEY=VALUE…]    show or change USER's profile, which user search looks at;
+                                KEY is first, last, email, mobile, city, country or
+                                friendly (friendly name); an empty VALUE clears it
   queue list USER               messages waiting for a user (id, sender, type, size, dates)
   queue purge USER              drop every message and notice waiting for a user
 
@@ -129,9 +134,12 @@ async function run(argv: string[]): Promise<number> {
         new ClientProfileStore(db).forget(user.id);
         new ContactListStore(db).forgetOwner(user.id);
         new PresenceStore(db).forgetUser(user.id);
+        new UserProfileStore(db).forget(user.id);
         process.stdout.write(`deleted ${wvAddress(user.id)} (${queued} queued message${queued === 1 ? '' : 's'} dropped)\n`);
         return 0;
       }
+      case 'set':
+        return setProfile(config, rest, accounts, new UserProfileStore(db));
       case 'policy': {
         const user = userArg(config, rest[0], 'user policy');
         if (!accounts.get(user.id)) throw new UsageError(`user policy: no user ${wvAddress(user.id)}`);
@@ -159,6 +167,46 @@ async function run(argv: string[]): Promise<number> {
   } finally {
     db.close();
   }
+}
+
+/** `user set` keys and the profile fields they change. */
+const PROFILE_KEYS: Record<string, ProfileField> = {
+  first: 'firstName',
+  last: 'lastName',
+  email: 'email',
+  mobile: 'mobile',
+  city: 'city',
+  country: 'country',
+  friendly: 'friendlyName',
+};
+
+function profileValue(key: string, value: string): string {
+  if (value.length > 128) throw new UsageError(`user set: ${key} is longer than 128 characters`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new UsageError(`user set: ${key} must not hold control characters`);
+  if (value && key === 'email' && !/^[^\s@]+@[^\s@]+$/.test(value)) throw new UsageError(`user set: email "${value}" is not an e-mail address`);
+  if (value && key === 'mobile' && !/^\+?[0-9][0-9 ()./-]{0,31}$/.test(value)) throw new UsageError(`user set: mobile "${value}" is not a phone number (digits, an optional leading +)`);
+  return value;
+}
+
+/** `user set USER [KEY=VALUE…]`: change the given fields, then show the whole profile. */
+function setProfile(config: Config, rest: string[], accounts: AccountStore, profiles: UserProfileStore): number {
+  const user = userArg(config, rest[0], 'user set');
+  if (!accounts.get(user.id)) throw new UsageError(`user set: no user ${wvAddress(user.id)}`);
+  const changes: Partial<Record<ProfileField, string>> = {};
+  for (const arg of rest.slice(1)) {
+    const eq = arg.indexOf('=');
+    const key = (eq < 0 ? arg : arg.slice(0, eq)).toLowerCase();
+    const field = Object.hasOwn(PROFILE_KEYS, key) ? PROFILE_KEYS[key] : undefined;
+    if (!field) throw new UsageError(`user set: unknown key "${eq < 0 ? arg : arg.slice(0, eq)}" (keys: ${Object.keys(PROFILE_KEYS).join(', ')})`);
+    if (eq < 0) throw new UsageError(`user set: "${arg}" needs a value: ${key}=VALUE (an empty VALUE clears it)`);
+    changes[field] = profileValue(key, arg.slice(eq + 1).trim());
+  }
+  const profile: UserProfile = Object.keys(changes).length ? profiles.set(user.id, changes, Date.now()) : (profiles.get(user.id) ?? {});
+  const shown = Object.entries(PROFILE_KEYS)
+    .filter(([, field]) => profile[field] !== undefined)
+    .map(([key, field]) => `${key}=${profile[field]}`);
+  process.stdout.write(`${wvAddress(user.id)}: ${shown.length ? shown.join(' ') : '(no profile)'}\n`);
+  return 0;
 }
 
 function queueCommand(config: Config, verb: string | undefined, rest: string[], accounts: AccountStore, messages: MessageStore, notices: NoticeStore): number {

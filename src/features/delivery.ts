@@ -13,6 +13,7 @@ import type { Notice } from '../store/notices.ts';
 import type { Services } from '../services.ts';
 import type { ClientCapabilities } from './capabilities.ts';
 import { PRESENCE_AUTH, presenceAuthPrimitive } from './authorization.ts';
+import { CANCEL_INVITE_USER, INVITE_RESPONSE, INVITE_USER, invitationNoticePrimitive } from './invitations.ts';
 import { groupAddress } from './group-properties.ts';
 
 const userElement = (id: string, style: AddressStyle) => el('User', [leaf('UserID', displayAddress(id, style))]);
@@ -128,6 +129,10 @@ export function noticePrimitive(notice: Notice, version: CspVersion, style: Addr
       return deliveryReportPrimitive(notice.payload as DeliveryReportPayload, version, style);
     case PRESENCE_AUTH:
       return presenceAuthPrimitive(notice.payload as { watcher: string; attributes?: string[] }, version, style);
+    case INVITE_USER:
+    case INVITE_RESPONSE:
+    case CANCEL_INVITE_USER:
+      return invitationNoticePrimitive(notice.kind, notice.payload, version, style);
     default:
       throw new Error(`no renderer for notice kind ${notice.kind}`);
   }

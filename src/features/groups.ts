@@ -109,7 +109,7 @@ export const deleteGroup: PrimitiveHandler = (request, session, services) => {
   const groupId = groupIdOf(request, session, services);
   const actor = groupActor(services, groupId);
   requirePrivilege(services, groupId, session.user.id, ['Admin']);
-  actor.send({ type: 'DELETE', reply: () => undefined });
+  actor.send({ type: 'DELETE', by: session.user.id, reply: () => undefined });
   services.router.groupDeleted(groupId);
   services.log.info({ group: groupId, by: session.user.id }, 'group deleted');
   return { response: status(200) };

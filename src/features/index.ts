@@ -23,12 +23,19 @@ import {
   setGroupProps,
   subscribeGroupNotice,
 } from './groups.ts';
+import { search, stopSearch } from './search.ts';
+import { cancelInvite, inviteRequest, inviteUserResponse } from './invitations.ts';
 
 export const PRIMITIVES: Readonly<Record<string, PrimitiveSpec>> = {
   'ClientCapability-Request': { handle: clientCapability },
   'Service-Request': { handle: serviceRequest },
   'KeepAlive-Request': { handle: keepAlive },
   'GetSPInfo-Request': { gate: { feature: 'FundamentalFeat', fn: 'GETSPI' }, handle: getSpInfo },
+  'Search-Request': { gate: { feature: 'FundamentalFeat', fn: 'SRCH' }, handle: search },
+  'StopSearch-Request': { gate: { feature: 'FundamentalFeat', fn: 'STSRC' }, handle: stopSearch },
+  'Invite-Request': { gate: { feature: 'FundamentalFeat', fn: 'INVIT' }, handle: inviteRequest },
+  'InviteUser-Response': { gate: { feature: 'FundamentalFeat', fn: 'INVIT' }, handle: inviteUserResponse },
+  'CancelInvite-Request': { gate: { feature: 'FundamentalFeat', fn: 'CAINV' }, handle: cancelInvite },
   'SendMessage-Request': { gate: { feature: 'IMFeat' }, handle: sendMessage },
   MessageDelivered: { gate: { feature: 'IMFeat' }, handle: messageDelivered },
   'GetMessage-Request': { gate: { feature: 'IMFeat', fn: 'GETM' }, handle: getMessage },

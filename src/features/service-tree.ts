@@ -15,6 +15,12 @@ const ALL_MARKERS = new Set(['MF', 'MP', 'MM', 'MG']);
 /** Function codes Village really implements. Add a code here when its primitives work. */
 export const IMPLEMENTED_FUNCTIONS: ReadonlySet<string> = new Set([
   'GETSPI',
+  // FundamentalFeat: search (users and groups) and stopping a search.
+  'SRCH',
+  'STSRC',
+  // FundamentalFeat: invitations and their cancelling.
+  'INVIT',
+  'CAINV',
   // IMFeat: delivery reports, forwarding, delivery method, message list, get, reject,
   // notification and push delivery, block lists.
   'MDELIV',

@@ -252,6 +252,84 @@ describe('queue list / purge', () => {
   });
 });
 
+describe('user set (the profile user search looks at)', () => {
+  /** The stored profile row of a user (read-only), or undefined. */
+  function profileRow(name: string): Record<string, unknown> | undefined {
+    const db = new Database(join(dataDir, 'village.db'), { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT * FROM user_profiles WHERE user_id = ?').get(`${name}@${FIRST_DOMAIN}`) as Record<string, unknown> | undefined;
+    } finally {
+      db.close();
+    }
+  }
+
+  async function add(name: string): Promise<void> {
+    const run = await village(['user', 'add', name, `${name}-pw`]);
+    assert.equal(run.code, 0, run.stderr);
+  }
+
+  test('user set stores the fields given and prints the whole profile; KEY= clears one; keys are any case; no keys only shows it', async () => {
+    await add('pia');
+    const set = await village(['user', 'set', 'pia', 'first=Pia', 'last=Lund', 'email=pia@example.org', 'mobile=+358 40 123', 'city=Turku', 'country=Finland', 'friendly=Pii']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout.trim(), `wv:pia@${FIRST_DOMAIN}: first=Pia last=Lund email=pia@example.org mobile=+358 40 123 city=Turku country=Finland friendly=Pii`);
+
+    const changed = await village(['user', 'set', `wv:pia@${FIRST_DOMAIN}`, 'city=', 'LAST=Lindqvist']);
+    assert.equal(changed.code, 0, changed.stderr);
+    const expected = `wv:pia@${FIRST_DOMAIN}: first=Pia last=Lindqvist email=pia@example.org mobile=+358 40 123 country=Finland friendly=Pii`;
+    assert.equal(changed.stdout.trim(), expected);
+    const shown = await village(['user', 'set', 'pia']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.stdout.trim(), expected, 'no keys: the profile is shown, unchanged');
+
+    const row = profileRow('pia');
+    assert.equal(row?.['last_name'], 'Lindqvist');
+    assert.equal(row?.['city'], null, 'a cleared field is stored as missing');
+  });
+
+  test('an unknown key exits 2 naming it, and nothing is changed', async () => {
+    await add('quin');
+    assert.equal((await village(['user', 'set', 'quin', 'first=Quin'])).code, 0);
+    const run = await village(['user', 'set', 'quin', 'first=Other', 'shoe=42']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /unknown key "shoe"/);
+    assert.match(run.stderr, /first, last, email, mobile, city, country, friendly/, 'the keys there are are listed');
+    assert.equal(profileRow('quin')?.['first_name'], 'Quin');
+  });
+
+  for (const [arg, pattern] of [
+    ['first', /"first" needs a value/],
+    ['email=not-an-address', /email "not-an-address" is not an e-mail address/],
+    ['mobile=call me', /mobile "call me" is not a phone number/],
+    [`city=${'x'.repeat(129)}`, /city is longer than 128 characters/],
+  ] as const) {
+    test(`user set … ${arg.slice(0, 24)} exits 2 saying what is wrong`, async () => {
+      await add(`bad-${arg.slice(0, 4)}`);
+      const run = await village(['user', 'set', `bad-${arg.slice(0, 4)}`, arg]);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, pattern);
+      assert.equal(profileRow(`bad-${arg.slice(0, 4)}`), undefined, 'nothing stored');
+    });
+  }
+
+  test('user set of an unknown user exits 2 naming the user', async () => {
+    const run = await village(['user', 'set', 'nobody-here', 'first=No']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, new RegExp(`no user wv:nobody-here@${FIRST_DOMAIN.replace('.', '\\.')}`));
+  });
+
+  test('user del forgets the profile: a new account of the same name starts without one', async () => {
+    await add('rolf');
+    assert.equal((await village(['user', 'set', 'rolf', 'first=Rolf', 'email=rolf@example.org'])).code, 0);
+    assert.ok(profileRow('rolf'));
+    assert.equal((await village(['user', 'del', 'rolf'])).code, 0);
+    assert.equal(profileRow('rolf'), undefined);
+    await add('rolf');
+    const shown = await village(['user', 'set', 'rolf']);
+    assert.equal(shown.stdout.trim(), `wv:rolf@${FIRST_DOMAIN}: (no profile)`);
+  });
+});
+
 describe('usage and configuration errors', () => {
   for (const args of [['frobnicate'], ['user', 'frobnicate', 'x'], ['group', 'add', 'x']]) {
     test(`unknown command "${args.join(' ')}" exits 2 with the usage`, async () => {

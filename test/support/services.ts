@@ -16,6 +16,9 @@ import { ClientProfileStore } from '../../src/store/client-profiles.ts';
 import { ContactListStore } from '../../src/store/contact-lists.ts';
 import { PresenceStore } from '../../src/store/presence.ts';
 import { GroupStore } from '../../src/store/groups.ts';
+import { UserProfileStore } from '../../src/store/user-profiles.ts';
+import { SearchResults } from '../../src/search-results.ts';
+import { InvitationStore } from '../../src/store/invitations.ts';
 import { openVault, type PasswordVault } from '../../src/auth/password-vault.ts';
 import { ChallengeBook } from '../../src/auth/challenges.ts';
 import { MetaStore } from '../../src/store/meta.ts';
@@ -54,6 +57,9 @@ export function makeServices(configText = ''): TestServices {
     contactLists: new ContactListStore(db),
     presence: new PresenceStore(db),
     groups: new GroupStore(db),
+    userProfiles: new UserProfileStore(db),
+    searches: new SearchResults({ perSession: config.search.maxPerSession, keepMs: config.search.keepSeconds * 1000 }),
+    invitations: new InvitationStore(db),
     auth: new Authenticator(
       accounts,
       vault,
