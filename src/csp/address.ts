@@ -33,6 +33,19 @@ export function parseUserId(raw: string, defaultDomain: string): UserAddress {
   return { id: `${local}@${domain}`, local, domain };
 }
 
+/**
+ * A recipient as a request names it: a user id of one of our domains, or the Result code that
+ * refuses it (516 another domain's user, 531 not a user id at all).
+ */
+export function localRecipient(raw: string, domains: readonly string[]): { id: string } | { code: 516 | 531 } {
+  try {
+    const address = parseUserId(raw, domains[0]!);
+    return domains.includes(address.domain) ? { id: address.id } : { code: 516 };
+  } catch {
+    return { code: 531 };
+  }
+}
+
 /** The wire form of a canonical user id. */
 export function wvAddress(id: string): string {
   return `wv:${id}`;

@@ -30,7 +30,7 @@
 import type { CspElement } from '../csp/tree.ts';
 import { boolOf, child, childrenNamed, el, intOf, leaf, requireText, textOf } from '../csp/tree.ts';
 import { status } from '../csp/envelope.ts';
-import { displayAddress, parseUserId, type AddressStyle } from '../csp/address.ts';
+import { displayAddress, localRecipient, parseUserId, type AddressStyle } from '../csp/address.ts';
 import { CspError } from '../csp/status.ts';
 import { Failures } from '../csp/outcome.ts';
 import { NAMESPACES, type CspVersion } from '../csp/versions.ts';
@@ -176,18 +176,12 @@ function resolveInvitees(services: Services, inviter: string, recipient: CspElem
   for (const user of childrenNamed(recipient, 'User')) {
     const raw = textOf(user, 'UserID') ?? '';
     const entity = leaf('UserID', raw)!;
-    let id: string;
-    try {
-      const address = parseUserId(raw, config.domains[0]!);
-      if (!config.domains.includes(address.domain)) {
-        failures.add(516, entity);
-        continue;
-      }
-      id = address.id;
-    } catch {
-      failures.add(531, entity);
+    const recipient = localRecipient(raw, config.domains);
+    if ('code' in recipient) {
+      failures.add(recipient.code, entity);
       continue;
     }
+    const { id } = recipient;
     if (invitees.includes(id)) continue;
     if (!services.accounts.get(id)) failures.add(531, entity);
     else if (refusesSender(services, id, inviter)) failures.add(532, entity);

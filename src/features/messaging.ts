@@ -4,7 +4,7 @@
 import type { CspElement } from '../csp/tree.ts';
 import { boolOf, child, childrenNamed, el, intOf, leaf, requireChild, requireText, textOf } from '../csp/tree.ts';
 import { status } from '../csp/envelope.ts';
-import { parseUserId } from '../csp/address.ts';
+import { localRecipient } from '../csp/address.ts';
 import { CspError } from '../csp/status.ts';
 import { Failures } from '../csp/outcome.ts';
 import { newMessageId } from '../ids.ts';
@@ -76,18 +76,12 @@ function resolveRecipients(services: Services, session: SessionView, recipientEl
   for (const user of childrenNamed(recipientEl, 'User')) {
     const raw = requireText(user, 'UserID');
     const entity = leaf('UserID', raw)!;
-    let id: string;
-    try {
-      const address = parseUserId(raw, config.domains[0]!);
-      if (!config.domains.includes(address.domain)) {
-        failures.add(516, entity);
-        continue;
-      }
-      id = address.id;
-    } catch {
-      failures.add(531, entity);
+    const recipient = localRecipient(raw, config.domains);
+    if ('code' in recipient) {
+      failures.add(recipient.code, entity);
       continue;
     }
+    const { id } = recipient;
     if (accepted.includes(id)) continue;
     const code = refusal(services, sender, id, content);
     if (code) failures.add(code, entity);
