@@ -38,6 +38,12 @@ export interface GroupContext {
   groupId: string;
   /** Who is joined now, in joining order. */
   joined: JoinedUser[];
+  /**
+   * Users joined before the server last stopped who have not sent JoinGroup since. Their
+   * phones lost the session in the restart and may well join again: that is a rejoin (200),
+   * not 807. Those who do not come back within groups.rejoinGrace are let go (LEAVE).
+   */
+  carriedOver: string[];
 }
 
 export interface GroupInput {
@@ -50,6 +56,11 @@ export interface GroupInput {
 // a group of a thousand cost seconds.
 const screenNameCollator = new Intl.Collator(undefined, { sensitivity: 'accent' });
 const sameName = (a: string, b: string) => screenNameCollator.compare(a, b) === 0;
+
+function restoredJoined(input: GroupInput): Pick<GroupContext, 'joined' | 'carriedOver'> {
+  const joined = input.services.groups.joined(input.groupId);
+  return { joined, carriedOver: joined.map((j) => j.userId) };
+}
 
 function view(context: GroupContext): GroupView {
   return { services: context.services, groupId: context.groupId };
@@ -69,20 +80,28 @@ export const groupMachine = setup({
       const group = services.groups.get(groupId);
       const answer = (outcome: JoinOutcome) => enqueue(() => reply(outcome));
       if (!group) return answer({ code: 800, description: 'Group does not exist' });
-      if (context.joined.some((j) => j.userId === request.userId)) return answer({ code: 807, description: 'You have already joined this group' });
+      const rejoining = context.carriedOver.includes(request.userId);
+      if (!rejoining && context.joined.some((j) => j.userId === request.userId)) return answer({ code: 807, description: 'You have already joined this group' });
+      // A rejoin after a restart is judged like a first join, without the user's own old entry.
+      const others = context.joined.filter((j) => j.userId !== request.userId);
       if (services.groups.isRejected(groupId, request.userId)) return answer({ code: 809, description: 'You are on this group\'s reject list' });
       const privilege = services.groups.privilegeOf(groupId, request.userId);
       if ((group.properties['AccessType'] ?? 'Open').toLowerCase() === 'restricted' && !privilege) {
         return answer({ code: 431, description: 'This group is restricted to its members' });
       }
       const max = Number(group.properties['MaxActiveUsers'] ?? services.config.groups.maxActiveUsers);
-      if (context.joined.length >= max) return answer({ code: 817, description: `At most ${max} users may be joined` });
-      if (context.joined.some((j) => sameName(j.screenName, request.screenName))) return answer({ code: 811, description: `The screen name ${request.screenName} is in use` });
+      if (others.length >= max) return answer({ code: 817, description: `At most ${max} users may be joined` });
+      if (others.some((j) => sameName(j.screenName, request.screenName))) return answer({ code: 811, description: `The screen name ${request.screenName} is in use` });
       const user: JoinedUser = { userId: request.userId, screenName: request.screenName, subscribeNotice: request.subscribeNotice };
+      const before = context.joined.find((j) => j.userId === request.userId);
+      if (before) services.groups.leave(groupId, request.userId);
       services.groups.join(groupId, user, services.now());
-      const joined = [...context.joined, user];
-      enqueue.assign({ joined });
-      enqueue(() => groupChangeNotice(view(context), joined.filter((j) => j.userId !== user.userId), { joined: [user] }));
+      const joined = [...others, user];
+      enqueue.assign({ joined, carriedOver: context.carriedOver.filter((u) => u !== request.userId) });
+      // The others saw a carried-over user joined all along; they hear of it only when the screen name changed.
+      if (!before || before.screenName !== user.screenName) {
+        enqueue(() => groupChangeNotice(view(context), others, before ? { left: [before], joined: [user] } : { joined: [user] }));
+      }
       answer({ code: 200, joined });
     }),
 
@@ -96,7 +115,7 @@ export const groupMachine = setup({
       }
       services.groups.leave(groupId, event.userId);
       const joined = context.joined.filter((j) => j.userId !== event.userId);
-      enqueue.assign({ joined });
+      enqueue.assign({ joined, carriedOver: context.carriedOver.filter((u) => u !== event.userId) });
       // Someone removed (kicked, rejected, group closing) is told with a LeaveGroup-Response.
       if (event.notify) enqueue(() => leaveGroupNotice(view(context), event.userId, event.notify!.code, event.notify!.description));
       enqueue(() => groupChangeNotice(view(context), joined, { left: [leaving] }));
@@ -150,7 +169,8 @@ export const groupMachine = setup({
     services: input.services,
     groupId: input.groupId,
     // Restored from the store: who was joined when the server last stopped is still joined.
-    joined: input.services.groups.joined(input.groupId),
+    // Group actors live as long as the process, so everyone restored here is carried over.
+    ...restoredJoined(input),
   }),
   initial: 'active',
   states: {

@@ -140,6 +140,11 @@ export const configSchema = z.strictObject({
       maxActiveUsers: positive.default(1000),
       /** Groups one user may create (814 beyond). */
       maxPerUser: positive.default(10),
+      /**
+       * Seconds after a start during which users who were joined when the server stopped stay
+       * joined without a session, for their phones to log in again; then they leave.
+       */
+      rejoinGrace: positive.default(600),
     })
     .prefault({}),
   /** Search (Search-Request) for users and groups. */

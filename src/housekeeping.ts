@@ -1,7 +1,10 @@
 // Periodic chores: purge expired messages (telling senders who asked for delivery reports),
-// expired notices and expired invitations. Runs every messages.sweepInterval seconds.
+// expired notices and expired invitations. Runs every messages.sweepInterval seconds. Once,
+// groups.rejoinGrace seconds after the start, users joined before a restart who did not log in
+// again leave their groups.
 import type { Services } from './services.ts';
 import { reportOutcome } from './features/delivery.ts';
+import { releaseAbsentJoinedUsers } from './features/groups.ts';
 
 const BATCH = 1000;
 
@@ -30,5 +33,18 @@ export function startHousekeeping(services: Services): { stop(): void } {
     }
   }, services.config.messages.sweepInterval * 1000);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  const rejoinGrace = setTimeout(() => {
+    try {
+      releaseAbsentJoinedUsers(services);
+    } catch (err) {
+      services.log.error({ err }, 'releasing absent joined users failed');
+    }
+  }, services.config.groups.rejoinGrace * 1000);
+  rejoinGrace.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      clearTimeout(rejoinGrace);
+    },
+  };
 }

@@ -281,3 +281,18 @@ export function leaveGroupsOf(services: Services, userId: string): void {
   if (services.router.sessionsOf(userId).length > 0) return;
   for (const groupId of services.groups.joinedBy(userId)) services.router.group(groupId)?.send({ type: 'LEAVE', userId });
 }
+
+/**
+ * The rejoin grace after a start is over: users still joined from before the restart who have
+ * not logged in since leave their groups (the others are told, as for a logout).
+ */
+export function releaseAbsentJoinedUsers(services: Services): number {
+  let released = 0;
+  for (const { groupId, userId } of services.groups.everyJoined()) {
+    if (services.router.sessionsOf(userId).length > 0) continue;
+    services.router.group(groupId)?.send({ type: 'LEAVE', userId });
+    released++;
+  }
+  if (released) services.log.info({ released }, 'users joined before the restart who did not come back left their groups');
+  return released;
+}

@@ -53,6 +53,7 @@ export class GroupStore {
   private readonly upsertMember;
   private readonly deleteMember;
   private readonly selectJoined;
+  private readonly selectEveryJoined;
   private readonly insertJoined;
   private readonly deleteJoined;
   private readonly updateSubscription;
@@ -85,6 +86,7 @@ export class GroupStore {
     );
     this.deleteJoined = db.prepare('DELETE FROM group_joined WHERE group_id = ? AND user_id = ?');
     this.updateSubscription = db.prepare('UPDATE group_joined SET subscribe_notice = ? WHERE group_id = ? AND user_id = ?');
+    this.selectEveryJoined = db.prepare<[], { group_id: string; user_id: string }>('SELECT group_id, user_id FROM group_joined');
     this.joinedGroupsOf = db.prepare<[string], { group_id: string }>('SELECT group_id FROM group_joined WHERE user_id = ?');
     this.selectRejected = db.prepare<[string], { user_id: string }>('SELECT user_id FROM group_rejected WHERE group_id = ? ORDER BY user_id');
     this.insertRejected = db.prepare('INSERT OR IGNORE INTO group_rejected (group_id, user_id) VALUES (?, ?)');
@@ -154,6 +156,11 @@ export class GroupStore {
 
   setNoticeSubscription(groupId: string, userId: string, on: boolean): void {
     this.updateSubscription.run(on ? 1 : 0, groupId, userId);
+  }
+
+  /** Every joined user of every group. */
+  everyJoined(): { groupId: string; userId: string }[] {
+    return this.selectEveryJoined.all().map((r) => ({ groupId: r.group_id, userId: r.user_id }));
   }
 
   /** Groups a user is joined to. */

@@ -598,6 +598,10 @@ describe('groups: a group, its properties, members, reject list and who is joine
       const info = child(got[0], 'MessageInfo');
       assert.equal(textOf(child(child(child(info, 'Sender'), 'Group'), 'ScreenName'), 'SName'), 'Bobby');
       assert.equal(child(got[0], 'ContentData')?.text, 'after the restart');
+      // Bob's phone lost its session in the restart and joins again: a rejoin, not 807. Alice,
+      // who saw him joined all along, hears nothing of it; a second JoinGroup is 807.
+      await join(bob2, keep, { screenName: 'Bobby' });
+      assert.deepEqual(changeNotices(await alice2.drain(), keep), [], 'a rejoin under the same screen name is no news');
       await joinRefused(bob2, keep, 807, { screenName: 'Bobby' });
       assert.equal(resultCode(await send(bob2, groupMessageRequest(keep, 'psst', { to: 'Ali', from: 'Bobby' }))), 812, 'PrivateMessaging F survived');
 
@@ -611,6 +615,48 @@ describe('groups: a group, its properties, members, reject list and who is joine
       assert.deepEqual(joinedIn(version, notices[0]!), [{ sname: 'Carla' }]);
       const dave = await loggedIn('rs-dave');
       await joinRefused(dave, keep, 809);
+    });
+  }
+});
+
+describe('groups: users joined before a restart who do not log in again within groups.rejoinGrace leave', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await TestServer.start({ config: { groups: { rejoinGrace: 3 } } });
+  });
+  after(() => server.dispose());
+
+  for (const variant of MATRIX.filter((v) => v.encoding === 'xml')) {
+    const { version, label } = variant;
+    const { gid, online, loggedIn, create, join, props } = groupKit(() => server, variant);
+    test(`${label}: the absent leave, the returning stay`, async () => {
+      const [alice, bob, carol] = await online('gr-alice', 'gr-bob', 'gr-carol');
+      const room = gid('gr-alice', 'room');
+      await create(alice!, room, { join: true, screenName: 'Ali', subscribe: true });
+      await join(bob!, room, { screenName: 'Bobby' });
+      await join(carol!, room, { screenName: 'Carla' });
+      await alice!.drain();
+
+      await server.stop();
+      await server.restart();
+      const restartedAt = Date.now();
+
+      const alice2 = await loggedIn('gr-alice');
+      const carol2 = await loggedIn('gr-carol');
+      // Carol comes back under another screen name: the others hear Carla left and Carlotta joined.
+      await join(carol2, room, { screenName: 'Carlotta' });
+      const renamed = changeNotices(await alice2.drain(), room);
+      assert.equal(renamed.length, 1);
+      assert.deepEqual(leftIn(version, renamed[0]!), ['Carla']);
+      assert.deepEqual(joinedIn(version, renamed[0]!).map((j) => j.sname), ['Carlotta']);
+      assert.equal((await props(alice2, room)).group['ActiveUsers'], '3', 'bob is still joined while the grace lasts');
+
+      // Bob never logs in again: when the grace is over he leaves, and alice is told.
+      await new Promise((r) => setTimeout(r, Math.max(0, restartedAt + 3500 - Date.now())));
+      const left = changeNotices(await alice2.drain(), room);
+      assert.equal(left.length, 1, 'one GroupChangeNotice for bob leaving');
+      assert.deepEqual(leftIn(version, left[0]!), ['Bobby']);
+      assert.equal((await props(alice2, room)).group['ActiveUsers'], '2');
     });
   }
 });
