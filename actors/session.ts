@@ -18,7 +18,7 @@
 // Actions call the store synchronously while the transition is computed, because what the
 // store answers decides both the reply and the next context. These machines are therefore
 // only ever run as live actors, never through XState's pure transition functions.
-import { setup, enqueueActions, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import { setup, enqueueActions, sendTo, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import { createHash } from 'node:crypto';
 import type { CspElement } from '../src/csp/tree.ts';
 import { child, el, textOf } from '../src/csp/tree.ts';
@@ -35,6 +35,9 @@ import { acknowledgeMessage, messageTransaction, noticePrimitive, rejectDelivery
 import { PRIMITIVES } from '../src/features/index.ts';
 import { userCameOnline, userWentOffline } from '../src/features/presence.ts';
 import { leaveGroupsOf } from '../src/features/groups.ts';
+import { negotiateCir, type CirAgreement } from '../src/features/cir.ts';
+import type { RequestOrigin } from '../src/adapters/request-origin.ts';
+import { cirMachine } from './cir.ts';
 import type { SessionView } from '../src/features/types.ts';
 import { newServerTransactionId } from '../src/ids.ts';
 
@@ -70,8 +73,8 @@ export interface SessionInput {
   services: Services;
   version: CspVersion;
   login: LoginRequest;
-  /** The client's network address, for throttling and logs. */
-  address: string;
+  /** Where the Login-Request came from (address for throttling and logs, and for CIR). */
+  origin: RequestOrigin;
 }
 
 export interface SessionContext extends SessionView {
@@ -82,6 +85,8 @@ export interface SessionContext extends SessionView {
   /** SessionCookie from the login: echoed in every wake-up (CIR) the phone is sent. */
   cookie: string;
   address: string;
+  /** What the session agreed for waking its phone (CIR), if anything. */
+  cir: CirAgreement | undefined;
   /** The account's generation at login; a password change or deletion ends the session. */
   generation: number;
   outbox: OutboxItem[];
@@ -93,11 +98,15 @@ type Reply<T> = (answer: T) => void;
 
 export type SessionEvent =
   | { type: 'LOGIN'; login: LoginRequest; reply: Reply<CspElement> }
-  | { type: 'REQUEST'; primitive: CspElement; reply: Reply<CspElement> }
-  | { type: 'POLL'; limit: number; reply: Reply<ServerTransaction[]> }
+  | { type: 'REQUEST'; primitive: CspElement; origin?: RequestOrigin; reply: Reply<CspElement> }
+  | { type: 'POLL'; limit: number; origin?: RequestOrigin; reply: Reply<ServerTransaction[]> }
   | { type: 'CLIENT_RESPONSE'; transactionId: string | undefined; primitive: CspElement }
   | { type: 'LOGOUT'; reply: Reply<CspElement> }
   | { type: 'ENQUEUE'; item: OutboxItem }
+  /** Something was queued for the user (the waker decides whether to send a CIR). */
+  | { type: 'WAKE' }
+  /** A CIR push (datagram, SMS) of wake-up `attempt` failed. */
+  | { type: 'CIR_FAILED'; attempt: number }
   | { type: 'END'; reason: string }
   // raised by the machine itself once it has judged a login
   | { type: 'AUTHENTICATED' }
@@ -144,6 +153,7 @@ export const sessionMachine = setup({
     events: {} as SessionEvent,
     input: {} as SessionInput,
   },
+  actors: { cirWaker: cirMachine },
   delays: {
     // A little grace over KeepAliveTime: the client counts from its own send, we from our receive.
     keepAlive: ({ context }) => Math.round(context.keepAliveTime * 1000 + Math.min(30_000, context.keepAliveTime * 100)),
@@ -151,6 +161,8 @@ export const sessionMachine = setup({
   guards: {
     /** The password changed or the account was deleted since this session logged in. */
     accountChanged: ({ context }) => context.services.accounts.generationOf(context.user.id) !== context.generation,
+    /** Only phones that agreed a CIR method (or bound an STCP connection) are ever woken. */
+    mayWake: ({ context }) => context.cir !== undefined || (context.services.cir.stcp?.isBound(context.sessionId) ?? false),
   },
   actions: {
     /** Judge the Login-Request's credentials, answer it, and raise the verdict as an event. */
@@ -187,8 +199,15 @@ export const sessionMachine = setup({
       if (version === '1.3' && login.capabilityList) {
         const capabilities = negotiate(login.capabilityList, services.config.session.serverPollMin);
         guarded(context, 'remember profile', () => rememberProfile(services, login.user.id, capabilities), () => undefined);
+        const cir = negotiateCir(
+          services,
+          { sessionId: context.sessionId, version, origin: context.origin, clientId: login.clientId, previous: undefined },
+          login.capabilityList,
+          capabilities,
+        );
         update.capabilities = capabilities;
-        agreedCaps = agreedCapabilityElement(version, capabilities);
+        update.cir = cir.agreement;
+        agreedCaps = agreedCapabilityElement(version, capabilities, cir.elements);
       }
       if (version === '1.3' && login.functions) {
         const agreed = agree(version, requestedFunctions(version, login.functions));
@@ -214,6 +233,12 @@ export const sessionMachine = setup({
         }),
       );
       enqueue.raise({ type: 'AUTHENTICATED' });
+    }),
+
+    /** The phone spoke: its latest address is where datagram wake-ups go, and its waker can rest. */
+    clientActive: enqueueActions(({ event, enqueue }) => {
+      if ((event.type === 'REQUEST' || event.type === 'POLL') && event.origin) enqueue.assign({ origin: event.origin, address: event.origin.address });
+      enqueue.sendTo('cir', { type: 'CLIENT_ACTIVE' });
     }),
 
     handleRequest: enqueueActions(({ context, event, enqueue }) => {
@@ -334,6 +359,7 @@ export const sessionMachine = setup({
       guarded(context, 'release offers', () => services.messages.releaseSession(context.sessionId), () => undefined);
       guarded(context, 'release notices', () => services.notices.releaseSession(context.sessionId), () => undefined);
       services.searches.forgetSession(context.sessionId);
+      services.cir.sessionEnded(context.sessionId, context.cir);
       services.router.sessionEnded(self as SessionActor);
       guarded(context, 'publish offline', () => userWentOffline(services, context.user.id), () => undefined);
       // A server shutting down is no goodbye: joined users stay joined across the restart.
@@ -353,7 +379,9 @@ export const sessionMachine = setup({
     clientId: input.login.clientId,
     clientKey: input.login.clientKey,
     cookie: input.login.cookie,
-    address: input.address,
+    address: input.origin.address,
+    origin: input.origin,
+    cir: undefined,
     generation: -1,
     outbox: [],
     keepAliveTime: input.services.config.session.keepAliveDefault,
@@ -372,6 +400,8 @@ export const sessionMachine = setup({
     },
     active: {
       entry: 'register',
+      // The waker lives as long as the session is active (its timers die with it).
+      invoke: { id: 'cir', src: 'cirWaker', input: ({ context }) => ({ services: context.services, sessionId: context.sessionId }) },
       initial: 'idle',
       states: {
         idle: {
@@ -380,19 +410,21 @@ export const sessionMachine = setup({
             // Any traffic from the client restarts the idle timer (re-entering "idle" only).
             REQUEST: [
               { guard: 'accountChanged', target: '#session.revoked', actions: 'replyRevoked' },
-              { target: 'idle', reenter: true, actions: 'handleRequest' },
+              { target: 'idle', reenter: true, actions: ['clientActive', 'handleRequest'] },
             ],
             POLL: [
               { guard: 'accountChanged', target: '#session.revoked', actions: 'replyRevoked' },
-              { target: 'idle', reenter: true, actions: 'handlePoll' },
+              { target: 'idle', reenter: true, actions: ['clientActive', 'handlePoll'] },
             ],
-            CLIENT_RESPONSE: { target: 'idle', reenter: true, actions: 'handleClientResponse' },
+            CLIENT_RESPONSE: { target: 'idle', reenter: true, actions: ['clientActive', 'handleClientResponse'] },
           },
         },
       },
       on: {
         LOGOUT: { target: 'loggedOut', actions: 'replyLogout' },
         ENQUEUE: { actions: 'enqueueItem' },
+        WAKE: { guard: 'mayWake', actions: sendTo('cir', { type: 'WAKE' }) },
+        CIR_FAILED: { actions: sendTo('cir', ({ event }) => ({ type: 'DELIVERY_FAILED' as const, attempt: event.attempt })) },
         END: { target: 'ended', actions: enqueueActions(({ event, enqueue }) => enqueue.assign({ endReason: event.reason })) },
       },
     },

@@ -33,7 +33,7 @@ const httpUrl = z.string().refine((s) => {
   }
 }, 'expected an http:// or https:// URL');
 
-const listenAddress = z.strictObject({ host, port });
+const cirMethod = z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(['STCP', 'SHTTP', 'SUDP', 'WAPUDP', 'WAPSMS']));
 
 export const configSchema = z.strictObject({
   /** Hosted domains; the first is the default for bare user IDs. */
@@ -64,11 +64,54 @@ export const configSchema = z.strictObject({
       cors: z.strictObject({ origins: z.array(z.string().min(1)).default([]) }).prefault({}),
     })
     .prefault({}),
-  /** Communication Initiation Requests (waking idle phones). Used from the CIR issue on. */
+  /**
+   * Communication Initiation Requests: waking an idle phone so it polls (reference imps-csp.md §5).
+   * A method is offered to a phone only when the phone lists it, it is in `methods`, and the
+   * server can use it for that phone (STCP needs `stcp`, WAPSMS needs `sms` and the phone's number).
+   */
   cir: z
     .strictObject({
-      stcp: listenAddress.optional(),
-      sms: z.strictObject({ url: httpUrl }).optional(),
+      /** The methods offered, most preferred first (STCP, SHTTP, SUDP, WAPUDP, WAPSMS). */
+      methods: z.array(cirMethod).default(['STCP', 'SHTTP', 'SUDP', 'WAPUDP', 'WAPSMS']),
+      /** The STCP listener phones keep a TCP connection to (HELO, PING, WVCI lines). */
+      stcp: z
+        .strictObject({
+          host,
+          port,
+          /** Address and port phones are told to connect to (TCPAddress/TCPPort), when a NAT or proxy changes them. */
+          publicHost: host.optional(),
+          publicPort: port.optional(),
+          /** A connection that has not sent HELO within this many seconds is closed. */
+          heloTimeout: positive.default(30),
+        })
+        .optional(),
+      /** SHTTP: the base URL phones reach this server's HTTP port at (CIRURL), when a proxy changes it. */
+      shttp: z.strictObject({ publicUrl: httpUrl.optional() }).prefault({}),
+      /** UDP port WAP push (WAPUDP) is sent to on the phone: 2948 is the WAP connectionless push port. */
+      wapPushPort: port.default(2948),
+      /** Seconds between two wake-ups of one session at least. */
+      minInterval: positive.default(2),
+      /** Seconds to wait for the phone after a wake-up before the next method is tried. */
+      retryAfter: positive.default(30),
+      /** ServerPollMin told to phones with a reliable CIR method (STCP, SHTTP, WAPSMS): they need not poll. */
+      serverPollMin: positive.default(300),
+      /** Longest KeepAliveTime granted while a session's CIR channel is up (instead of session.keepAliveMax). */
+      keepAliveMax: positive.default(7200),
+      /** WAP SMS through an SMS gateway's HTTP API (Kannel sendsms style). */
+      sms: z
+        .strictObject({
+          /** URL template; {to}, {udh} and {text} are filled in (%-encoded bytes). */
+          url: httpUrl,
+          /** Request headers an operator's WAP gateway puts the phone's number (MSISDN) in. */
+          msisdnHeaders: z.array(z.string().min(1)).default(['X-Network-MSISDN', 'X-MSISDN', 'X-Up-Calling-Line-ID', 'MSISDN']),
+          /** Seconds between two SMS to one number at least (every SMS costs money). */
+          minInterval: positive.default(60),
+          /** Further attempts after a gateway error, with doubling back-off from 1 s. */
+          retries: seconds.default(3),
+          /** Seconds to wait for the gateway's answer. */
+          timeout: positive.default(10),
+        })
+        .optional(),
     })
     .prefault({}),
   /** XMPP server-to-server federation. Used from the XMPP issue on. */

@@ -1,8 +1,9 @@
 // The router: the one place that knows where an address lives. Today that is the live
-// sessions of local users (by SessionID, by user); groups and federation peers join later.
+// sessions of local users (by SessionID, by user) and the group actors; federation peers join
+// later. It also passes "something waits for this user" on to the sessions' wakers (CIR).
 import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import type { Logger } from './log.ts';
-import { sessionMachine, type OutboxItem, type SessionActor, type SessionInput } from '../actors/session.ts';
+import { hasQueued, sessionMachine, type OutboxItem, type SessionActor, type SessionInput } from '../actors/session.ts';
 import { groupMachine, type GroupActor } from '../actors/group.ts';
 import type { Services } from './services.ts';
 
@@ -77,7 +78,19 @@ export class Router {
   deliverToUser(userId: string, item: OutboxItem): number {
     const sessions = this.sessionsOf(userId);
     for (const s of sessions) s.send({ type: 'ENQUEUE', item });
+    this.wake(userId);
     return sessions.length;
+  }
+
+  /** Something waits for a user: each of their sessions' wakers decides whether to wake the phone. */
+  wake(userId: string): void {
+    for (const s of this.byUser.get(userId) ?? []) s.send({ type: 'WAKE' });
+  }
+
+  /** Whether anything waits for a session (false when it is gone). */
+  hasQueued(sessionId: string): boolean {
+    const actor = this.bySessionId.get(sessionId);
+    return actor ? hasQueued(actor.getSnapshot()) : false;
   }
 
   /**

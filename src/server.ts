@@ -24,6 +24,8 @@ import { LoginThrottle } from './auth/login-throttle.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { Router } from './router.ts';
 import { startHttpAdapter, type HttpAdapter } from './adapters/http.ts';
+import { CirService } from './adapters/cir/cir-service.ts';
+import { isActive } from '../actors/session.ts';
 
 export interface RunningServer {
   services: Services;
@@ -54,6 +56,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const auth = new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), challenges, config.autoRegister);
   const router = new Router(log, config.session.maxPerUser);
+  let cir: CirService;
+  try {
+    cir = await CirService.start(config, log, {
+      session: (sessionId) => {
+        const actor = router.session(sessionId);
+        const snapshot = actor?.getSnapshot();
+        return snapshot && isActive(snapshot) ? snapshot.context : undefined;
+      },
+      queued: (sessionId) => router.hasQueued(sessionId),
+      failed: (sessionId, attempt) => router.session(sessionId)?.send({ type: 'CIR_FAILED', attempt }),
+      stcpChanged: (sessionId, bound) => log.debug({ bound }, 'STCP connection of a session changed'),
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const services: Services = {
     config,
     log,
@@ -71,8 +89,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     invitations: new InvitationStore(db),
     auth,
     router,
+    cir,
   };
   router.attach(services);
+  // Whatever is queued for a user may need their phone woken.
+  messages.onQueued = (user) => router.wake(user);
+  notices.onQueued = (user) => router.wake(user);
   const wentOffline = everyoneOffline(services);
   if (wentOffline) log.info({ users: wentOffline }, 'users left online by an unclean stop are now shown offline');
   const housekeeping = startHousekeeping(services);
@@ -82,14 +104,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     http = await startHttpAdapter(services);
   } catch (err) {
     housekeeping.stop();
+    await cir.close();
     db.close();
     throw err;
   }
   // Accepted and validated for the contract's sake, but served by later releases: say so.
-  const notYet = [config.cir.stcp && 'cir.stcp', config.cir.sms && 'cir.sms', config.xmpp && 'xmpp', config.ssp && 'ssp'].filter(Boolean);
+  const notYet = [config.xmpp && 'xmpp', config.ssp && 'ssp'].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these configured features are not implemented yet and are ignored');
   const bound = http.address();
-  log.info({ host: bound.address, port: bound.port, domains: config.domains, dataDir: config.dataDir }, 'listening');
+  const stcp = cir.stcp?.address();
+  log.info(
+    { host: bound.address, port: bound.port, ...(stcp ? { stcpPort: stcp.port } : {}), domains: config.domains, dataDir: config.dataDir },
+    'listening',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -100,6 +127,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await http.close();
         housekeeping.stop();
         router.endAll('server shutting down');
+        await cir.close();
         db.close();
         log.info('stopped');
       })()),

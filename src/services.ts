@@ -14,6 +14,7 @@ import type { SearchResults } from './search-results.ts';
 import type { InvitationStore } from './store/invitations.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { Router } from './router.ts';
+import type { CirService } from './adapters/cir/cir-service.ts';
 
 export interface Services {
   config: Config;
@@ -34,4 +35,6 @@ export interface Services {
   invitations: InvitationStore;
   auth: Authenticator;
   router: Router;
+  /** Waking idle phones: the CIR transports (STCP listener, datagrams, SMS gateway, SHTTP URLs). */
+  cir: CirService;
 }

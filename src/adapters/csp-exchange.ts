@@ -13,9 +13,13 @@ import { CSP_VERSIONS, NAMESPACES } from '../csp/versions.ts';
 import type { Services } from '../services.ts';
 import { login } from '../features/login.ts';
 import { spInfoResponse } from '../features/service-access.ts';
-import { hasQueued, isActive, type SessionActor, type ServerTransaction } from '../../actors/session.ts';
+import { hasQueued, isActive, type SessionActor, type SessionSnapshot, type ServerTransaction } from '../../actors/session.ts';
+import type { RequestOrigin } from './request-origin.ts';
 
 type OutTransaction = OutgoingMessage['transactions'][number];
+
+/** How long after agreeing STCP a phone has to connect before its Session says CIR=F. */
+const STCP_GRACE_MS = 30_000;
 
 /** Primitives a client sends in answer to ours even when it labels them Request (BAR-era clients). */
 const ANSWER_PRIMITIVES = new Set(['Status']);
@@ -24,7 +28,7 @@ export class CspExchange {
   constructor(private readonly services: Services) {}
 
   /** Answer one CSP message; null means an empty HTTP body (nothing to say). */
-  handle(message: CspMessage, address: string): OutgoingMessage | null {
+  handle(message: CspMessage, origin: RequestOrigin): OutgoingMessage | null {
     const { router, config, log } = this.services;
     const answers: OutTransaction[] = [];
     const pushed: ServerTransaction[] = [];
@@ -58,7 +62,7 @@ export class CspExchange {
           return;
         }
         needsAnswer = true;
-        this.dispatch(primitive, message, address, {
+        this.dispatch(primitive, message, origin, {
           answer: (p) => answer(tx, p),
           push: (items) => pushed.push(...items),
           session: () => (live() ? session : undefined),
@@ -78,25 +82,42 @@ export class CspExchange {
     // A message of nothing but client responses may carry queued server transactions back.
     if (!needsAnswer && live()) {
       const limit = session!.getSnapshot().context.capabilities.multiTrans;
-      session!.send({ type: 'POLL', limit, reply: (items) => pushed.push(...items) });
+      session!.send({ type: 'POLL', limit, origin, reply: (items) => pushed.push(...items) });
     }
 
     if (answers.length === 0 && pushed.length === 0) return null;
     const pollFrom = loginSession ?? session;
+    const snapshot = pollFrom?.getSnapshot();
     const out: OutgoingMessage = {
       version: message.version,
       transactions: [...answers, ...pushed.map((p) => ({ mode: 'Request' as const, id: p.id, primitive: p.primitive }))],
-      poll: pollFrom ? hasQueued(pollFrom.getSnapshot()) : false,
+      poll: snapshot ? hasQueued(snapshot) : false,
     };
+    const cir = snapshot && message.version !== '1.1' ? this.cirFlag(snapshot) : undefined;
+    if (cir !== undefined) out.cir = cir;
     // Login answers travel Outband (the client has no SessionID yet); everything else echoes it.
     if (message.sessionId && !loginSession) out.sessionId = message.sessionId;
     return out;
   }
 
+  /**
+   * The Session's CIR flag (1.2+): whether the phone's wake-up channel works. Only sessions that
+   * agreed CIR get it; a phone that agreed STCP and has not connected within STCP_GRACE_MS is
+   * told F, which makes Android connect again.
+   */
+  private cirFlag(snapshot: SessionSnapshot): boolean | undefined {
+    const { sessionId, cir } = snapshot.context;
+    const { cir: transports } = this.services;
+    if (!isActive(snapshot)) return undefined;
+    if (transports.channelUp(sessionId, cir)) return true;
+    if (!cir) return undefined;
+    return this.services.now() - cir.agreedAt < STCP_GRACE_MS;
+  }
+
   private dispatch(
     primitive: CspElement,
     message: CspMessage,
-    address: string,
+    origin: RequestOrigin,
     to: {
       answer(p: CspElement): void;
       push(items: ServerTransaction[]): void;
@@ -111,7 +132,7 @@ export class CspExchange {
           to.answer(status(400, 'One Login-Request per message'));
           return;
         }
-        const result = login(this.services, primitive, message.version, address);
+        const result = login(this.services, primitive, message.version, origin);
         to.loggedIn(result.session);
         to.answer(result.response);
         return;
@@ -135,7 +156,7 @@ export class CspExchange {
       case 'Polling-Request': {
         // The whole answer may hold MultiTrans transactions; the others in this message count.
         const limit = Math.max(1, actor.getSnapshot().context.capabilities.multiTrans - (message.transactions.length - 1));
-        actor.send({ type: 'POLL', limit, reply: to.push });
+        actor.send({ type: 'POLL', limit, origin, reply: to.push });
         // A session that ended while polling (its account changed) must say so.
         if (!isActive(actor.getSnapshot())) to.answer(status(604, 'Your session has ended: log in again'));
         return;
@@ -144,7 +165,7 @@ export class CspExchange {
         actor.send({ type: 'LOGOUT', reply: to.answer });
         return;
       default:
-        actor.send({ type: 'REQUEST', primitive, reply: to.answer });
+        actor.send({ type: 'REQUEST', primitive, origin, reply: to.answer });
     }
   }
 }

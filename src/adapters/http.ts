@@ -1,6 +1,7 @@
 // The HTTP adapter: phones POST one CSP document per request. This module owns sockets and
 // bytes only: it bounds and reads the body, picks the codec from Content-Type, decodes, hands
-// the message to the CSP exchange, and encodes the answer.
+// the message to the CSP exchange, and encodes the answer. It also answers the SHTTP CIR URLs
+// phones GET (reference imps-csp.md §5.6).
 //
 // Every request gets an HTTP response: 200 with Content-Length (never chunked) and the
 // request's own Content-Type, in the request's CSP version. Broken input gets a CSP Status with
@@ -16,6 +17,7 @@ import { buildMessage, readMessage, status } from '../csp/envelope.ts';
 import { CspError } from '../csp/status.ts';
 import type { CspVersion } from '../csp/versions.ts';
 import { CspExchange } from './csp-exchange.ts';
+import { requestOrigin, type RequestOrigin } from './request-origin.ts';
 
 export interface HttpAdapter {
   server: Server;
@@ -28,21 +30,6 @@ export interface HttpAdapter {
 /** Reply with the request's Content-Type; only a charset parameter changes (we always write UTF-8). */
 function echoContentType(requested: string): string {
   return /;\s*charset=/i.test(requested) ? requested.replace(/(;\s*charset=)("?)[^;"]*\2/i, '$1UTF-8') : requested;
-}
-
-/**
- * The client's address: the socket's peer, or — when that peer is a trusted reverse proxy — the
- * nearest address in X-Forwarded-For that is not a trusted proxy itself.
- */
-function clientAddress(req: IncomingMessage, trustedProxies: Set<string>): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  if (!trustedProxies.has(peer)) return peer;
-  const forwarded = String(req.headers['x-forwarded-for'] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (let i = forwarded.length - 1; i >= 0; i--) if (!trustedProxies.has(forwarded[i]!)) return forwarded[i]!;
-  return peer;
 }
 
 function plain(res: ServerResponse, code: number, text: string, extra: Record<string, string> = {}): void {
@@ -58,6 +45,7 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
   const inFlight = new Set<ServerResponse>();
   const trustedProxies = new Set(config.http.trustedProxies);
   const connectionsByAddress = new Map<string, number>();
+  const msisdnHeaders = config.cir.sms?.msisdnHeaders ?? [];
 
   /** A whole CSP message holding one Status, addressed as well as the broken body allows. */
   const errorMessage = (codec: Codec, body: Buffer, version: CspVersion, code: number, description: string): Buffer => {
@@ -75,7 +63,8 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
    * Decode, dispatch, encode: everything after the body has been read. Throws DecodeError only
    * when not even the CSP version could be read (the caller answers HTTP 400).
    */
-  const answerCsp = (body: Buffer, codec: Codec, address: string, charset: string | undefined): Buffer => {
+  const answerCsp = (body: Buffer, codec: Codec, origin: RequestOrigin, charset: string | undefined): Buffer => {
+    const { address } = origin;
     let decoded;
     try {
       decoded = codec.decode(body, charset ? { ...limits, charset } : limits);
@@ -92,7 +81,7 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       return errorMessage(codec, body, err.version, 400, `Unreadable request: ${err.message}`);
     }
     try {
-      const reply = exchange.handle(readMessage(decoded.root, decoded.version), address);
+      const reply = exchange.handle(readMessage(decoded.root, decoded.version), origin);
       return reply ? codec.encode(buildMessage(reply), decoded.version) : Buffer.alloc(0);
     } catch (err) {
       if (err instanceof CspError) {
@@ -105,7 +94,8 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
   };
 
   const handlePost = (req: IncomingMessage, res: ServerResponse, body: Buffer, tooLarge: boolean) => {
-    const address = clientAddress(req, trustedProxies);
+    const origin = requestOrigin(req, trustedProxies, msisdnHeaders);
+    const { address } = origin;
     const requestedType = req.headers['content-type'];
     const codec = codecForContentType(requestedType) ?? (requestedType ? undefined : codecForBody(body));
     if (!codec) {
@@ -127,7 +117,7 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
     } else {
       try {
         const charset = /;\s*charset="?([^";\s]+)/i.exec(requestedType ?? '')?.[1];
-        out = answerCsp(body, codec, address, charset);
+        out = answerCsp(body, codec, origin, charset);
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         log.info({ address, reason: err.message }, 'request without a readable CSP version');
@@ -186,6 +176,15 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       return;
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
+      // SHTTP CIR: 200 when something waits for the session, 204 when not (never a body).
+      const cirToken = /\/cir\/([A-Za-z0-9_-]{16,64})$/.exec(req.url?.split('?')[0] ?? '')?.[1];
+      if (cirToken) {
+        const code = services.cir.shttpPoll(cirToken);
+        if (code === 404) return plain(res, 404, 'No such CIR URL: the session has ended; log in again');
+        res.writeHead(code, { 'Content-Length': 0, 'Cache-Control': 'no-store' });
+        res.end();
+        return;
+      }
       if (req.url === '/healthz') {
         const json = Buffer.from(JSON.stringify({ status: 'ok', sessions: services.router.sessionCount() }) + '\n');
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': json.length });

@@ -58,6 +58,8 @@ export interface OutgoingMessage {
   transactions: { mode: TransactionMode; id: string | undefined; primitive: CspElement }[];
   /** Whether more server-originated transactions wait for this session. */
   poll?: boolean;
+  /** 1.2+: whether the session's CIR channel works (only for sessions that agreed CIR). */
+  cir?: boolean;
 }
 
 /** Build a complete WV-CSP-Message tree, with Poll where the version expects it. */
@@ -84,6 +86,7 @@ export function buildMessage(message: OutgoingMessage): CspElement {
         ]),
         ...transactions,
         !pollInDescriptor && message.poll !== undefined && leaf('Poll', message.poll),
+        !pollInDescriptor && message.cir !== undefined && leaf('CIR', message.cir),
       ]),
     ],
     { xmlns: ns.csp },

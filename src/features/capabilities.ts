@@ -82,7 +82,7 @@ export function negotiate(list: CspElement | undefined, configuredPollMin: numbe
 }
 
 /** The server's side of the agreement, as the version expects to read it. */
-export function agreedCapabilityElement(version: CspVersion, caps: ClientCapabilities): CspElement {
+export function agreedCapabilityElement(version: CspVersion, caps: ClientCapabilities, cir: CspElement[] = []): CspElement {
   const bearers = caps.supportedBearers.map((b) => leaf('SupportedBearer', b));
   if (version === '1.1') {
     // 1.1 has no AgreedCapabilityList: the server echoes the CapabilityList it accepts.
@@ -95,11 +95,14 @@ export function agreedCapabilityElement(version: CspVersion, caps: ClientCapabil
       ...bearers,
       leaf('MultiTrans', caps.multiTrans),
       leaf('ParserSize', caps.parserSize ?? 65536),
+      ...cir,
       leaf('ServerPollMin', caps.serverPollMin),
     ]);
   }
+  // The codecs put children in the version's order; CIR methods and their addresses are in `cir`.
   return el('AgreedCapabilityList', [
     ...bearers,
+    ...cir,
     leaf('ServerPollMin', caps.serverPollMin),
     version === '1.3' ? leaf('MultiTrans', caps.multiTrans) : undefined,
   ]);

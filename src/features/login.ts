@@ -5,6 +5,7 @@ import type { CspElement } from '../csp/tree.ts';
 import { child, childrenNamed, el, intOf, leaf, textOf } from '../csp/tree.ts';
 import { result } from '../csp/envelope.ts';
 import type { AddressStyle, UserAddress } from '../csp/address.ts';
+import type { RequestOrigin } from '../adapters/request-origin.ts';
 import { displayAddress, parseUserId } from '../csp/address.ts';
 import { CspError } from '../csp/status.ts';
 import type { CspVersion } from '../csp/versions.ts';
@@ -130,7 +131,8 @@ export function challenge(services: Services, login: LoginRequest, version: CspV
 }
 
 /** Answer a Login-Request: rules that need no session, then a new session actor judges the credentials. */
-export function login(services: Services, primitive: CspElement, version: CspVersion, address: string): { response: CspElement; session?: SessionActor } {
+export function login(services: Services, primitive: CspElement, version: CspVersion, origin: RequestOrigin): { response: CspElement; session?: SessionActor } {
+  const { address } = origin;
   const { config, router } = services;
   const clientId = echoedClientId(primitive, version);
   let request: LoginRequest;
@@ -156,7 +158,7 @@ export function login(services: Services, primitive: CspElement, version: CspVer
     services.log.warn({ sessions: router.sessionCount() }, 'session limit reached; login refused');
     return { response: loginResponse(version, { clientId, code: 503, description: 'The server is full; try again later', tryAgainSeconds: 300 }) };
   }
-  const actor = router.startSession({ sessionId: newSessionId(), services, version, login: request, address });
+  const actor = router.startSession({ sessionId: newSessionId(), services, version, login: request, origin });
   let response: CspElement | undefined;
   actor.send({ type: 'LOGIN', login: request, reply: (p) => (response = p) });
   if (!response) {

@@ -9,6 +9,7 @@ import type { PrimitiveHandler } from './types.ts';
 import { agreedCapabilityElement, negotiate, type ClientCapabilities } from './capabilities.ts';
 import type { Services } from '../services.ts';
 import { agree, allImplemented, functionTree, requestedFunctions } from './service-tree.ts';
+import { keepAliveCeiling, negotiateCir } from './cir.ts';
 
 /** Keep what the phone takes, so messages sent while it is offline can be checked against it. */
 export function rememberProfile(services: Services, userId: string, capabilities: ClientCapabilities): void {
@@ -19,21 +20,23 @@ export function rememberProfile(services: Services, userId: string, capabilities
   );
 }
 
-/** KeepAliveTime granted for a requested TimeToLive, within the configured bounds. */
-export function grantKeepAlive(config: Config, timeToLive: number | undefined): number {
-  const { keepAliveDefault, keepAliveMin, keepAliveMax } = config.session;
-  return Math.min(Math.max(timeToLive ?? keepAliveDefault, keepAliveMin), keepAliveMax);
+/** KeepAliveTime granted for a requested TimeToLive, within the configured bounds (a CIR channel raises the ceiling). */
+export function grantKeepAlive(config: Config, timeToLive: number | undefined, ceiling = config.session.keepAliveMax): number {
+  const { keepAliveDefault, keepAliveMin } = config.session;
+  return Math.min(Math.max(timeToLive ?? keepAliveDefault, keepAliveMin), ceiling);
 }
 
 export const clientCapability: PrimitiveHandler = (request, session, services) => {
-  const capabilities = negotiate(child(request, 'CapabilityList'), services.config.session.serverPollMin);
+  const list = child(request, 'CapabilityList');
+  const capabilities = negotiate(list, services.config.session.serverPollMin);
   rememberProfile(services, session.user.id, capabilities);
-  const agreed = agreedCapabilityElement(session.version, capabilities);
+  const cir = negotiateCir(services, { ...session, previous: session.cir }, list, capabilities);
+  const agreed = agreedCapabilityElement(session.version, capabilities, cir.elements);
   const response =
     session.version === '1.1'
       ? el('ClientCapability-Response', [session.clientId, agreed])
       : el('ClientCapability-Response', [agreed]);
-  return { response, update: { capabilities } };
+  return { response, update: { capabilities, cir: cir.agreement } };
 };
 
 export const serviceRequest: PrimitiveHandler = (request, session) => {
@@ -52,7 +55,7 @@ export const serviceRequest: PrimitiveHandler = (request, session) => {
 export const keepAlive: PrimitiveHandler = (request, session, services) => {
   // Without a TimeToLive the client keeps what it has; with one it asks for a new value.
   const ttl = intOf(request, 'TimeToLive');
-  const keepAliveTime = ttl === undefined ? session.keepAliveTime : grantKeepAlive(services.config, ttl);
+  const keepAliveTime = ttl === undefined ? session.keepAliveTime : grantKeepAlive(services.config, ttl, keepAliveCeiling(services, session.sessionId, session.cir));
   return {
     response: el('KeepAlive-Response', [result(200), leaf('KeepAliveTime', keepAliveTime)]),
     update: { keepAliveTime },

@@ -5,6 +5,8 @@ import type { AddressStyle, UserAddress } from '../csp/address.ts';
 import type { Services } from '../services.ts';
 import type { ClientCapabilities } from './capabilities.ts';
 import type { AgreedFunctions } from './service-tree.ts';
+import type { CirAgreement } from './cir.ts';
+import type { RequestOrigin } from '../adapters/request-origin.ts';
 
 /** What a feature may know about the session it serves (read-only). */
 export interface SessionView {
@@ -18,10 +20,14 @@ export interface SessionView {
   readonly keepAliveTime: number;
   readonly capabilities: ClientCapabilities;
   readonly agreed: AgreedFunctions | undefined;
+  /** Where the phone's latest request came from. */
+  readonly origin: RequestOrigin;
+  /** What the session agreed for waking its phone (CIR). */
+  readonly cir: CirAgreement | undefined;
 }
 
 /** Session settings a feature may change (keep-alive, negotiated capabilities, functions). */
-export type SessionUpdate = Partial<Pick<SessionView, 'keepAliveTime' | 'capabilities' | 'agreed'>>;
+export type SessionUpdate = Partial<Pick<SessionView, 'keepAliveTime' | 'capabilities' | 'agreed' | 'cir'>>;
 
 export interface HandlerResult {
   response: CspElement;

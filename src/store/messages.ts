@@ -130,6 +130,9 @@ export class MessageStore {
     this.holdOne = db.prepare('UPDATE deliveries SET offered_at = ? WHERE recipient = ? AND message_id = ? AND offered_session = ?');
   }
 
+  /** Told of every recipient a message was queued for (the server wakes their phones). */
+  onQueued: (recipient: string) => void = () => {};
+
   /** Store a message for its recipients in one transaction, on disk (fsynced) when this returns. */
   enqueue(message: NewMessageRecord, recipients: string[]): void {
     durably(this.db, () => {
@@ -149,6 +152,7 @@ export class MessageStore {
       });
       for (const r of recipients) this.insertDelivery.run(message.messageId, r);
     });
+    for (const r of recipients) this.onQueued(r);
   }
 
   /** Take up to `limit` offerable messages for a recipient and mark them offered to a session. */

@@ -60,8 +60,12 @@ export class NoticeStore {
     this.deleteForRecipient = db.prepare('DELETE FROM notices WHERE recipient = ?');
   }
 
+  /** Told of every recipient something was queued for (the server wakes their phones). */
+  onQueued: (recipient: string) => void = () => {};
+
   add(recipient: string, kind: string, payload: unknown, now: number, expiresAt: number): void {
     this.insert.run(recipient, kind, JSON.stringify(payload), now, expiresAt);
+    this.onQueued(recipient);
   }
 
   offer(recipient: string, sessionId: string, now: number, reofferAfterMs: number, limit: number): Notice[] {

@@ -24,6 +24,8 @@ export class TestServer {
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> = Promise.resolve(null);
   port = 0;
+  /** The STCP CIR listener's port, when cir.stcp is configured. */
+  stcpPort: number | undefined;
 
   private constructor(
     readonly dataDir: string,
@@ -88,7 +90,9 @@ export class TestServer {
           if (this.keepLogs || this.port === 0) this.logs.push(line);
           if (line.includes('"msg":"listening"')) {
             clearTimeout(timer);
-            resolve(JSON.parse(line).port as number);
+            const listening = JSON.parse(line) as { port: number; stcpPort?: number };
+            this.stcpPort = listening.stcpPort;
+            resolve(listening.port);
           }
         }
       };
@@ -98,6 +102,8 @@ export class TestServer {
     this.port = await listening;
     // Later restarts reuse the port, as a phone keeps its configured server address.
     this.config = { ...this.config, http: { ...(this.config.http as object), port: this.port } };
+    const cir = this.config.cir as { stcp?: object } | undefined;
+    if (cir?.stcp && this.stcpPort) this.config = { ...this.config, cir: { ...cir, stcp: { ...cir.stcp, port: this.stcpPort } } };
   }
 
   /** Log lines (pino JSON) parsed, for assertions on what the server logged. */

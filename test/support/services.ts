@@ -25,6 +25,8 @@ import { MetaStore } from '../../src/store/meta.ts';
 import { LoginThrottle } from '../../src/auth/login-throttle.ts';
 import { Authenticator } from '../../src/auth/authenticator.ts';
 import { Router } from '../../src/router.ts';
+import { CirService } from '../../src/adapters/cir/cir-service.ts';
+import { isActive } from '../../actors/session.ts';
 
 export interface TestServices {
   services: Services;
@@ -68,7 +70,22 @@ export function makeServices(configText = ''): TestServices {
       config.autoRegister,
     ),
     router: new Router(log, config.session.maxPerUser, clock),
+    cir: undefined as unknown as CirService,
   };
+  services.cir = new CirService(
+    config,
+    log,
+    {
+      session: (id) => {
+        const snapshot = services.router.session(id)?.getSnapshot();
+        return snapshot && isActive(snapshot) ? snapshot.context : undefined;
+      },
+      queued: (id) => services.router.hasQueued(id),
+      failed: (id, attempt) => services.router.session(id)?.send({ type: 'CIR_FAILED', attempt }),
+      stcpChanged: () => undefined,
+    },
+    undefined,
+  );
   services.router.attach(services);
   return {
     services,

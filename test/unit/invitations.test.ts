@@ -28,6 +28,8 @@ function session(t: TestServices, id: string, version: CspVersion = '1.2'): Sess
     keepAliveTime: 600,
     capabilities: defaultCapabilities(t.services.config.session.serverPollMin),
     agreed: undefined,
+    origin: { address: '10.0.0.1' },
+    cir: undefined,
   };
 }
 

@@ -21,7 +21,7 @@ function addUsers(t: TestServices, ...ids: string[]): void {
 
 function session(t: TestServices, user: string, version: CspVersion = '1.2', clientUrl = 'phone-1'): SessionActor {
   const primitive = el('Login-Request', [leaf('UserID', user), el('ClientID', [leaf('URL', clientUrl)]), leaf('Password', 'pw'), leaf('SessionCookie', 'c1')]);
-  const { session: actor, response } = loginFeature(t.services, primitive, version, '10.0.0.1');
+  const { session: actor, response } = loginFeature(t.services, primitive, version, { address: '10.0.0.1' });
   assert.equal(code(response), 200);
   return actor!;
 }

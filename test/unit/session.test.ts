@@ -16,7 +16,7 @@ function loginPrimitive(user: string, fields: CspElement[], clientUrl = 'phone-1
 
 /** Answer a Login-Request the way the CSP exchange does; returns the answer and the session, if one started. */
 function login(t: TestServices, primitive: CspElement, version: CspVersion = '1.2', address = '10.0.0.1'): { actor?: SessionActor; answer: CspElement } {
-  const { response, session } = loginFeature(t.services, primitive, version, address);
+  const { response, session } = loginFeature(t.services, primitive, version, { address });
   return { answer: response, ...(session ? { actor: session } : {}) };
 }
 
