@@ -18,9 +18,6 @@ import type { RequestOrigin } from './request-origin.ts';
 
 type OutTransaction = OutgoingMessage['transactions'][number];
 
-/** How long after agreeing STCP a phone has to connect before its Session says CIR=F. */
-const STCP_GRACE_MS = 30_000;
-
 /** Primitives a client sends in answer to ours even when it labels them Request (BAR-era clients). */
 const ANSWER_PRIMITIVES = new Set(['Status']);
 
@@ -102,8 +99,8 @@ export class CspExchange {
 
   /**
    * The Session's CIR flag (1.2+): whether the phone's wake-up channel works. Only sessions that
-   * agreed CIR get it; a phone that agreed STCP and has not connected within STCP_GRACE_MS is
-   * told F, which makes Android connect again.
+   * agreed CIR get it; a phone that agreed STCP and has not said HELO within cir.stcp.heloTimeout
+   * (or whose connection dropped) is told F, which makes Android connect again.
    */
   private cirFlag(snapshot: SessionSnapshot): boolean | undefined {
     const { sessionId, cir } = snapshot.context;
@@ -111,7 +108,8 @@ export class CspExchange {
     if (!isActive(snapshot)) return undefined;
     if (transports.channelUp(sessionId, cir)) return true;
     if (!cir) return undefined;
-    return this.services.now() - cir.agreedAt < STCP_GRACE_MS;
+    const graceMs = (this.services.config.cir.stcp?.heloTimeout ?? 0) * 1000;
+    return this.services.now() - cir.agreedAt < graceMs;
   }
 
   private dispatch(

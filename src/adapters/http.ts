@@ -186,7 +186,15 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
         return;
       }
       if (req.url === '/healthz') {
-        const json = Buffer.from(JSON.stringify({ status: 'ok', sessions: services.router.sessionCount() }) + '\n');
+        const json = Buffer.from(
+          JSON.stringify({
+            status: 'ok',
+            sessions: services.router.sessionCount(),
+            stcpConnections: services.cir.stcp?.boundCount() ?? 0,
+            // CIR wake-ups by method and outcome, e.g. {"STCP sent": 12, "WAPSMS failed": 1}.
+            cir: Object.fromEntries(services.cir.counts),
+          }) + '\n',
+        );
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': json.length });
         res.end(req.method === 'HEAD' ? undefined : json);
         return;
