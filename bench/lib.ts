@@ -18,6 +18,8 @@ export interface BenchOptions {
   watchers: number;
   /** Joined users of the group in the group scenario. */
   groupSize: number;
+  /** Idle STCP CIR connections (one per logged-in phone) in the stcp scenario. */
+  stcpSockets: number;
   /** Directory for a V8 CPU profile of the server. */
   profile?: string;
 }
@@ -55,7 +57,21 @@ export function latencySummary(sorted: number[]): { p50: number; p99: number; ma
   return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? NaN) };
 }
 
-const VERSIONS: CspVersion[] = ['1.1', '1.2', '1.3'];
+/** `fn` over `items` with at most `concurrency` calls in flight; results in the items' order. */
+export async function mapLimit<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
+
+export const VERSIONS: CspVersion[] = ['1.1', '1.2', '1.3'];
 
 /** `n` phones of mixed CSP versions, logged in (accounts auto-registered). */
 export async function loggedInPhones(server: { url: string }, n: number, prefix: string): Promise<Phone[]> {

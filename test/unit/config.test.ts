@@ -95,4 +95,15 @@ ssp:  { peers: { remote.test: "http://127.0.0.1:9080/" } }
     const missing = configKeys().filter((k) => !readme.includes(`\`${k.env}\` | ${k.path.join('.')} |`));
     assert.deepEqual(missing.map((k) => k.env), []);
   });
+
+  test("README's complete example is a valid configuration that sets every section", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const from = readme.indexOf('```yaml', readme.indexOf('A complete example'));
+    const example = readme.slice(from + '```yaml'.length, readme.indexOf('```', from + 7));
+    const c = loadConfig({ file: file('readme-example.yaml', example), env: {} });
+    assert.deepEqual(c.domains, ['imps.example.org', 'other.example.org']);
+    assert.equal(c.cir.stcp?.port, 8081);
+    assert.ok(c.cir.sms?.url.includes('{to}'));
+    assert.ok(c.xmpp && c.ssp);
+  });
 });
