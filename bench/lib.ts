@@ -1,6 +1,7 @@
 // Shared pieces of the benchmark scenarios: servers, simulated phones, statistics.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { WebSocket } from 'undici';
 import { TestServer } from '../test/support/server.ts';
 import { Phone, resultCode } from '../test/support/phone.ts';
 import { child, textOf, type CspElement } from '../src/csp/tree.ts';
@@ -35,13 +36,49 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const round = (n: number, digits = 1) => +n.toFixed(digits);
 
 /** A fresh server for one scenario (its own data directory), logging at info as in production. */
-export function benchServer(options: BenchOptions, config: Record<string, unknown> = {}): Promise<TestServer> {
+export function benchServer(options: BenchOptions, config: Record<string, unknown> = {}, nodeArgs: string[] = []): Promise<TestServer> {
   return TestServer.start({
     keepLogs: false,
-    nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : [],
+    nodeArgs: [...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : []), ...nodeArgs],
     // All simulated phones come from 127.0.0.1: lift the per-address bounds a real server keeps.
     config: { loginLimits: { maxFailuresPerAddress: 1_000_000 }, http: { maxConnectionsPerAddress: 100_000 }, ...config },
   });
+}
+
+/** Node arguments that let the benchmark reach the server's inspector (loopback, a free port): see serverMemory(). */
+export const INSPECTABLE = ['--inspect=127.0.0.1:0'];
+
+/** One inspector-protocol call to a server started with INSPECTABLE; resolves with its result. */
+async function inspect(server: TestServer, method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+  const url = server.logs.join('\n').match(/ws:\/\/127\.0\.0\.1:\d+\/[\w-]+/)?.[0];
+  if (!url) throw new Error('the server was not started with INSPECTABLE (no "Debugger listening on ws://…" line)');
+  const ws = new WebSocket(url);
+  try {
+    return await new Promise((resolve, reject) => {
+      ws.onopen = () => ws.send(JSON.stringify({ id: 1, method, params }));
+      ws.onmessage = (event) => {
+        const answer = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
+        if (answer.id !== 1) return;
+        if (answer.error) reject(new Error(`${method}: ${answer.error.message}`));
+        else resolve(answer.result);
+      };
+      ws.onerror = () => reject(new Error(`inspector ${url} failed`));
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+/**
+ * The server's process.memoryUsage() (KiB) after a full garbage collection. Unlike RSS, which
+ * V8 and malloc give back to the system only lazily, heapUsed and external after a GC are
+ * what is live, so a difference between two steps is what the second step keeps.
+ */
+export async function serverMemory(server: TestServer): Promise<{ rss: number; heapUsed: number; external: number }> {
+  await inspect(server, 'HeapProfiler.collectGarbage');
+  const { result } = (await inspect(server, 'Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true })) as { result: { value: string } };
+  const usage = JSON.parse(result.value) as { rss: number; heapUsed: number; external: number };
+  return { rss: usage.rss / 1024, heapUsed: usage.heapUsed / 1024, external: usage.external / 1024 };
 }
 
 export function rssKiB(pid: number): number {

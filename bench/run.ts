@@ -6,8 +6,10 @@
 //   group       one group with G joined users; messages fanned out; time until all have polled
 //   presence    one user with W watchers changes presence; time until all have polled it
 //   codecs      decode/encode throughput of XML, WBXML and JSON on the generated corpus
+//   stcp        S phones each hold an idle STCP CIR connection: RSS per socket, HELO→OK, message → WVCI latency
 // Options: --clients N (200) --messages M (20) --recipients R (100) --backlog B (10000)
-//          --watchers W (500) --group-size G (1000) --only core,recipients,backlog,presence,group,codecs  --profile DIR (V8 CPU profile of the server)
+//          --watchers W (500) --group-size G (1000) --stcp-sockets S (10000)
+//          --only core,recipients,backlog,presence,group,codecs,stcp  --profile DIR (V8 CPU profile of the server)
 import { parseArgs } from 'node:util';
 import { setGlobalDispatcher, Agent } from 'undici';
 import type { BenchOptions, ScenarioResult } from './lib.ts';
@@ -17,8 +19,9 @@ import { backlog } from './scenarios/backlog.ts';
 import { codecs } from './scenarios/codecs.ts';
 import { presence } from './scenarios/presence.ts';
 import { group } from './scenarios/group.ts';
+import { stcp } from './scenarios/cir.ts';
 
-const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, presence, group, codecs };
+const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, presence, group, codecs, stcp };
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     backlog: { type: 'string', default: '10000' },
     watchers: { type: 'string', default: '500' },
     'group-size': { type: 'string', default: '1000' },
+    'stcp-sockets': { type: 'string', default: '10000' },
     'idle-poll-ms': { type: 'string', default: '200' },
     'paced-rate': { type: 'string', default: '100' },
     'paced-seconds': { type: 'string', default: '10' },
@@ -43,6 +47,7 @@ const options: BenchOptions = {
   backlog: Number(values.backlog),
   watchers: Number(values.watchers),
   groupSize: Number(values['group-size']),
+  stcpSockets: Number(values['stcp-sockets']),
   idlePollMs: Number(values['idle-poll-ms']),
   pacedRate: Number(values['paced-rate']),
   pacedSeconds: Number(values['paced-seconds']),

@@ -60,6 +60,11 @@ export const configSchema = z.strictObject({
        * client address taken from X-Forwarded-For (for throttling and logs).
        */
       trustedProxies: z.array(z.string().min(1)).default([]),
+      /**
+       * The base URL people reach this HTTP server at from outside (download links in messages
+       * to XMPP users, SHTTP CIR URLs); default http://<first domain>:<port>/.
+       */
+      publicUrl: httpUrl.optional(),
       /** Cross-origin access for browser clients (the JSON binding): allowed page origins, or "*". */
       cors: z.strictObject({ origins: z.array(z.string().min(1)).default([]) }).prefault({}),
     })
@@ -125,6 +130,13 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  /** The content store: media sent to people who cannot take it inline (XMPP users) becomes a download link. */
+  content: z
+    .strictObject({
+      /** Seconds a download link works. */
+      validity: positive.default(7 * 24 * 3600),
+    })
+    .prefault({}),
   /** IMPS SSP 1.3 federation with other IMPS servers. Used from the SSP issue on. */
   ssp: z.strictObject({ peers: z.record(domainName, httpUrl).default({}) }).optional(),
   /** Session timing, in seconds. */

@@ -5,6 +5,7 @@
 import type { Services } from './services.ts';
 import { reportOutcome } from './features/delivery.ts';
 import { releaseAbsentJoinedUsers } from './features/groups.ts';
+import { bounceExpired } from './features/xmpp-gateway.ts';
 
 const BATCH = 1000;
 
@@ -18,6 +19,10 @@ export function sweepExpired(services: Services): { messages: number; notices: n
     if (expired.length < BATCH) break;
   }
   const notices = services.notices.purgeExpired(now);
+  // Stanzas for an XMPP server that stayed unreachable: their IMPS senders are told (542).
+  for (const item of services.xmpp?.takeExpired() ?? []) bounceExpired(services, item);
+  services.content.purgeExpired(now);
+  services.xmppReceipts.purgeExpired(now);
   // Invitations past their Validity: answering one gets 423 whether or not it is still stored.
   const invitations = services.invitations.purgeExpired(now);
   if (messages || notices || invitations) services.log.info({ messages, notices, invitations }, 'expired items purged');

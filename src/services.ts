@@ -15,6 +15,9 @@ import type { InvitationStore } from './store/invitations.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { Router } from './router.ts';
 import type { CirService } from './adapters/cir/cir-service.ts';
+import type { XmppFederation } from './adapters/xmpp/federation.ts';
+import type { ContentStore } from './store/content.ts';
+import type { XmppReceiptStore } from './store/xmpp-receipts.ts';
 
 export interface Services {
   config: Config;
@@ -37,4 +40,9 @@ export interface Services {
   router: Router;
   /** Waking idle phones: the CIR transports (STCP listener, datagrams, SMS gateway, SHTTP URLs). */
   cir: CirService;
+  /** XMPP server-to-server federation; undefined when the xmpp config key is absent. */
+  xmpp: XmppFederation | undefined;
+  /** Media for people who cannot take it inline, served as download links. */
+  content: ContentStore;
+  xmppReceipts: XmppReceiptStore;
 }

@@ -185,6 +185,23 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
         res.end();
         return;
       }
+      // The content store: media sent to XMPP users, behind an unguessable, expiring token.
+      const contentToken = /\/content\/([A-Za-z0-9_-]{20,64})$/.exec(req.url?.split('?')[0] ?? '')?.[1];
+      if (contentToken) {
+        const item = services.content.get(contentToken, services.now());
+        if (!item) return plain(res, 404, 'No such content: the link is wrong or has expired');
+        res.writeHead(200, {
+          'Content-Type': item.contentType,
+          'Content-Length': item.data.length,
+          'Cache-Control': 'private, max-age=3600',
+          'X-Content-Type-Options': 'nosniff',
+          // Shown as a download, never rendered as a page of this server (it could be HTML or SVG).
+          'Content-Disposition': 'attachment',
+          'Content-Security-Policy': "default-src 'none'; sandbox",
+        });
+        res.end(req.method === 'HEAD' ? undefined : item.data);
+        return;
+      }
       if (req.url === '/healthz') {
         const json = Buffer.from(
           JSON.stringify({

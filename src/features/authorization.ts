@@ -22,6 +22,7 @@ import type { PrimitiveHandler } from './types.ts';
 import { notifyWatcher, selectedAttributes } from './presence.ts';
 import { parseListId } from './contact-lists.ts';
 import { refusesSender } from './block-lists.ts';
+import { isXmppUser, sendSubscriptionToXmpp } from './xmpp-gateway.ts';
 
 export const PRESENCE_AUTH = 'PresenceAuth';
 
@@ -84,6 +85,8 @@ export function presenceAuthPrimitive(payload: { watcher: string; attributes?: s
 export function decide(services: Services, owner: string, watcher: string, accept: boolean, attributes: string[] | undefined): void {
   const before = services.presence.grant(owner, watcher)?.state;
   services.presence.setGrant(owner, watcher, accept ? { state: 'granted', ...(attributes ? { attributes } : {}) } : { state: 'denied' }, services.now());
+  // An XMPP watcher's server learns the decision as <presence type='subscribed'/'unsubscribed'>.
+  if (isXmppUser(services, watcher)) sendSubscriptionToXmpp(services, owner, watcher, accept ? 'subscribed' : 'unsubscribed');
   if (accept) notifyWatcher(services, owner, watcher, undefined);
   else if (before === 'granted' || (before === undefined && policyOf(services, owner) === 'auto')) showOffline(services, owner, watcher);
 }
@@ -121,8 +124,9 @@ export const presenceAuthUser: PrimitiveHandler = (request, session, services) =
 export const cancelAuth: PrimitiveHandler = (request, session, services) => {
   const watcher = userArg(services, request);
   services.presence.setGrant(session.user.id, watcher, { state: 'denied' }, services.now());
+  if (isXmppUser(services, watcher)) sendSubscriptionToXmpp(services, session.user.id, watcher, 'unsubscribed');
   // The watcher's phone still shows the last presence it saw: tell it the owner looks offline.
-  showOffline(services, session.user.id, watcher);
+  else showOffline(services, session.user.id, watcher);
   return { response: status(200) };
 };
 

@@ -3,6 +3,7 @@
 // and TCPPort for STCP, CIRURL (1.2) / CIRHTTPAddress (1.3) for SHTTP. A phone with a reliable
 // method is told a long ServerPollMin (it need not poll: it will be woken) and may keep its
 // session alive longer (cir.keepAliveMax).
+import { BlockList, isIP } from 'node:net';
 import type { CspElement } from '../csp/tree.ts';
 import { el, leaf, textOf } from '../csp/tree.ts';
 import type { CspVersion } from '../csp/versions.ts';
@@ -74,7 +75,7 @@ export function negotiateCir(services: Services, session: Negotiating, list: Csp
   if (methods.includes('SUDP')) {
     const port = list ? Number(textOf(list, 'UDPPort')) : NaN;
     agreement.udpPort = Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_SUDP_PORT;
-    const address = list ? textOf(list, 'UDPAddress') : undefined;
+    const address = udpAddressFrom(list ? textOf(list, 'UDPAddress') : undefined, session.origin.address);
     if (address) agreement.udpAddress = address;
     // 1.1's echo and 1.3's agreed list carry the port the server will send to; 1.2's has no place for it.
     if (session.version !== '1.2') elements.push(leaf('UDPPort', agreement.udpPort)!);
@@ -82,6 +83,31 @@ export function negotiateCir(services: Services, session: Negotiating, list: Csp
   if (methods.includes('WAPSMS') && msisdn) agreement.msisdn = msisdn;
   if (methods.some((m: CirMethod) => RELIABLE.includes(m))) caps.serverPollMin = Math.max(caps.serverPollMin, services.config.cir.serverPollMin);
   return { agreement, elements };
+}
+
+/** Addresses no phone has: this host, loopback, multicast, reserved and broadcast (BlockList also checks IPv4-mapped IPv6 forms against the IPv4 rules). */
+const NOT_A_PHONE = new BlockList();
+NOT_A_PHONE.addSubnet('0.0.0.0', 8, 'ipv4');
+NOT_A_PHONE.addSubnet('127.0.0.0', 8, 'ipv4');
+NOT_A_PHONE.addSubnet('224.0.0.0', 3, 'ipv4');
+NOT_A_PHONE.addAddress('::', 'ipv6');
+NOT_A_PHONE.addAddress('::1', 'ipv6');
+NOT_A_PHONE.addSubnet('ff00::', 8, 'ipv6');
+
+/**
+ * A 1.3 UDPAddress the server may send SUDP datagrams to, or undefined (then the address the
+ * phone polls from is used). The phone chooses the port and, through its SessionCookie, most
+ * of the payload, so an address it names is taken only when it could be a phone's: an IP
+ * literal (a name would have the server resolve whatever a phone says), and not an address
+ * of the server's own host, a multicast group or a broadcast — unless it is the very address
+ * the phone polls from.
+ */
+function udpAddressFrom(text: string | undefined, polledFrom: string): string | undefined {
+  const address = text?.trim();
+  const family = address ? isIP(address) : 0;
+  if (!address || family === 0) return undefined;
+  if (address === polledFrom) return address;
+  return NOT_A_PHONE.check(address, family === 4 ? 'ipv4' : 'ipv6') ? undefined : address;
 }
 
 /** The KeepAliveTime ceiling for a session: longer while its CIR channel is up. */

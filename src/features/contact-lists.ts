@@ -12,7 +12,7 @@ import type { ListMember } from '../store/contact-lists.ts';
 import type { Services } from '../services.ts';
 import type { PrimitiveHandler, SessionView } from './types.ts';
 import { decide } from './authorization.ts';
-import { subscribe } from './presence.ts';
+import { subscribe, watchable } from './presence.ts';
 
 const LIST_NAME = /^[a-z0-9._~+-]{1,64}$/;
 
@@ -139,7 +139,7 @@ export const listManage: PrimitiveHandler = (request, session, services) => {
   services.contactLists.change(owner, listId, { add, remove, ...props });
   // A list watched with AutoSubscribe keeps its subscriptions in step with its members.
   if (list.autoSubscribe) {
-    for (const m of add) if (services.accounts.get(m.member)) subscribe(services, owner, m.member, undefined, listId);
+    for (const m of add) if (watchable(services, m.member)) subscribe(services, owner, m.member, undefined, listId);
     for (const m of remove) if (services.presence.subscription(owner, m)?.viaList === listId) services.presence.unsubscribe(owner, m);
   }
   // CSP 1.3: adding with AuthorizeAndGrant also lets the new members see the owner.

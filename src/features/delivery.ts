@@ -15,6 +15,7 @@ import type { ClientCapabilities } from './capabilities.ts';
 import { PRESENCE_AUTH, presenceAuthPrimitive } from './authorization.ts';
 import { CANCEL_INVITE_USER, INVITE_RESPONSE, INVITE_USER, invitationNoticePrimitive } from './invitations.ts';
 import { groupAddress } from './group-properties.ts';
+import { acknowledgedFromXmpp } from './xmpp-gateway.ts';
 
 const userElement = (id: string, style: AddressStyle) => el('User', [leaf('UserID', displayAddress(id, style))]);
 
@@ -92,19 +93,36 @@ export type Outcome = keyof typeof OUTCOMES;
 /** Tell the sender what became of their message for one recipient, if they asked to know. */
 export function reportOutcome(services: Services, message: StoredMessage, recipient: string, outcome: Outcome): void {
   if (!message.deliveryReport) return;
+  const { code, description } = OUTCOMES[outcome];
+  reportResult(services, { messageId: message.messageId, sender: message.sender, contentType: message.contentType, contentSize: message.content.length, createdAt: message.createdAt }, recipient, code, description);
+}
+
+/** What a delivery report says about a message, wherever the message went (a local phone, an XMPP server). */
+export interface ReportedMessage {
+  messageId: string;
+  sender: string;
+  contentType: string;
+  contentSize: number;
+  createdAt: number;
+}
+
+/** Queue a DeliveryReport-Request with any result code for the message's (local) sender. */
+export function reportResult(services: Services, message: ReportedMessage, recipient: string, code: number, description: string): void {
+  if (services.xmpp?.isRemote(message.sender.slice(message.sender.lastIndexOf('@') + 1))) return;
   const now = services.now();
   const payload: DeliveryReportPayload = {
     messageId: message.messageId,
     sender: message.sender,
     recipient,
-    ...OUTCOMES[outcome],
+    code,
+    description,
     at: now,
     contentType: message.contentType,
-    contentSize: message.content.length,
+    contentSize: message.contentSize,
     createdAt: message.createdAt,
   };
   services.notices.add(message.sender, DELIVERY_REPORT, payload, now, now + services.config.messages.validityDefault * 1000);
-  services.log.info({ messageId: message.messageId, to: message.sender, outcome }, 'delivery report queued');
+  services.log.info({ messageId: message.messageId, to: message.sender, code }, 'delivery report queued');
 }
 
 function deliveryReportPrimitive(p: DeliveryReportPayload, version: CspVersion, style: AddressStyle): CspElement {
@@ -141,7 +159,11 @@ export function noticePrimitive(notice: Notice, version: CspVersion, style: Addr
 /** The recipient confirmed a message (MessageDelivered): forget their copy, report to the sender. */
 export function acknowledgeMessage(services: Services, recipient: string, messageId: string): boolean {
   const message = services.messages.remove(recipient, messageId);
-  if (message) reportOutcome(services, message, recipient, 'delivered');
+  if (message) {
+    reportOutcome(services, message, recipient, 'delivered');
+    // A message that came over XMPP and asked for a receipt gets it now the phone has it.
+    if (services.xmpp) acknowledgedFromXmpp(services, message);
+  }
   return message !== undefined;
 }
 

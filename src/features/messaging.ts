@@ -4,7 +4,7 @@
 import type { CspElement } from '../csp/tree.ts';
 import { boolOf, child, childrenNamed, el, intOf, leaf, requireChild, requireText, textOf } from '../csp/tree.ts';
 import { status } from '../csp/envelope.ts';
-import { localRecipient } from '../csp/address.ts';
+import { localRecipient, parseUserId } from '../csp/address.ts';
 import { CspError } from '../csp/status.ts';
 import { Failures } from '../csp/outcome.ts';
 import { newMessageId } from '../ids.ts';
@@ -17,6 +17,7 @@ import { acknowledgeMessage, contentData, messageInfo, rejectDelivery } from './
 import { groupActor } from './groups.ts';
 import { parseGroupId } from './group-properties.ts';
 import type { MessageOutcome } from '../../actors/group.ts';
+import { isXmppUser, sendMessageToXmpp, xmppResource } from './xmpp-gateway.ts';
 
 /** Most MessageInfo entries one GetMessageList-Response carries. */
 const MAX_LISTED = 100;
@@ -55,6 +56,8 @@ function readContent(request: CspElement, info: CspElement): Content {
 /** Where one SendMessage goes: users directly, and groups (or screen names inside groups) through their actors. */
 interface Destinations {
   accepted: string[];
+  /** Users on XMPP servers (the message goes out over federation). */
+  remote: string[];
   groups: GroupDelivery[];
   failures: Failures;
 }
@@ -71,6 +74,7 @@ function resolveRecipients(services: Services, session: SessionView, recipientEl
   const { config } = services;
   const sender = session.user.id;
   const accepted: string[] = [];
+  const remote: string[] = [];
   const groups: GroupDelivery[] = [];
   const failures = new Failures();
   for (const user of childrenNamed(recipientEl, 'User')) {
@@ -78,7 +82,11 @@ function resolveRecipients(services: Services, session: SessionView, recipientEl
     const entity = leaf('UserID', raw)!;
     const recipient = localRecipient(raw, config.domains);
     if ('code' in recipient) {
-      failures.add(recipient.code, entity);
+      // Another domain: reachable when we federate over XMPP.
+      const elsewhere = recipient.code === 516 && services.xmpp ? parseUserId(raw, config.domains[0]!).id : undefined;
+      if (elsewhere && isXmppUser(services, elsewhere)) {
+        if (!remote.includes(elsewhere)) remote.push(elsewhere);
+      } else failures.add(recipient.code, entity);
       continue;
     }
     const { id } = recipient;
@@ -110,7 +118,7 @@ function resolveRecipients(services: Services, session: SessionView, recipientEl
   }
   // Sending to a contact list is not a CSP service Village offers (no function code names it).
   for (const list of childrenNamed(recipientEl, 'ContactList')) failures.add(405, list);
-  return { accepted, groups, failures };
+  return { accepted, remote, groups, failures };
 }
 
 /** Why a local user cannot be given this message (a CSP code), or undefined when they can. */
@@ -158,19 +166,42 @@ function store(
   return messageId;
 }
 
+/** Queue a message for users on XMPP servers (durably); the same MessageID as its local copies, if any. */
+function sendOverXmpp(services: Services, session: SessionView, content: Content, recipients: string[], validitySeconds: number | undefined, deliveryReport: boolean, messageId = newMessageId()): string {
+  const now = services.now();
+  const asked = validitySeconds !== undefined && validitySeconds > 0 ? validitySeconds : services.config.messages.validityDefault;
+  const expiresAt = now + Math.min(asked, services.config.messages.validityMax) * 1000;
+  for (const recipient of recipients) {
+    sendMessageToXmpp(services, {
+      messageId,
+      sender: session.user.id,
+      resource: xmppResource(session.sessionId),
+      recipient,
+      contentType: content.contentType,
+      content: content.bytes,
+      binary: content.binary,
+      createdAt: now,
+      expiresAt,
+      deliveryReport,
+    });
+  }
+  return messageId;
+}
+
 export const sendMessage: PrimitiveHandler = (request, session, services) => {
   const info = requireChild(request, 'MessageInfo');
   const recipientEl = requireChild(info, 'Recipient');
   const content = readContent(request, info);
-  const { accepted, groups, failures } = resolveRecipients(services, session, recipientEl, content);
-  if (accepted.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
+  const { accepted, remote, groups, failures } = resolveRecipients(services, session, recipientEl, content);
+  if (accepted.length === 0 && remote.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
   const validity = intOf(info, 'Validity');
   const report = boolOf(request, 'DeliveryReport', false);
   const ids: string[] = [];
   if (accepted.length) ids.push(store(services, session.user.id, content, accepted, validity, report));
+  if (remote.length) ids.push(sendOverXmpp(services, session, content, remote, validity, report, ids[0]));
   // A group message is stored once per group, for everyone joined (delivery reports are for one-to-one messages).
   for (const g of groups) ids.push(store(services, session.user.id, content, g.recipients, validity, false, g));
-  const succeeded = accepted.length + groups.length;
+  const succeeded = accepted.length + remote.length + groups.length;
   return { response: el('SendMessage-Response', [failures.result(session.version, succeeded), leaf('MessageID', ids[0])]) };
 };
 
@@ -221,13 +252,14 @@ export const forwardMessage: PrimitiveHandler = (request, session, services) => 
   const original = findOwn(services, session, requireText(request, 'MessageID'));
   const recipientEl = requireChild(request, 'Recipient');
   const content: Content = { contentType: original.contentType, bytes: original.content, binary: original.binary };
-  const { accepted, groups, failures } = resolveRecipients(services, session, recipientEl, content);
-  if (accepted.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
+  const { accepted, remote, groups, failures } = resolveRecipients(services, session, recipientEl, content);
+  if (accepted.length === 0 && remote.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
   const ids: string[] = [];
   if (accepted.length) ids.push(store(services, session.user.id, content, accepted, undefined, false));
+  if (remote.length) ids.push(sendOverXmpp(services, session, content, remote, undefined, false, ids[0]));
   for (const g of groups) ids.push(store(services, session.user.id, content, g.recipients, undefined, false, g));
   const messageId = ids[0];
-  const outcome = failures.result(session.version, accepted.length + groups.length);
+  const outcome = failures.result(session.version, accepted.length + remote.length + groups.length);
   // 1.3 answers with the new message's id; earlier versions with a Status.
   if (session.version === '1.3' && messageId && failures.count === 0) return { response: el('ForwardMessage-Response', [leaf('MessageID', messageId)]) };
   return { response: el('Status', [outcome]) };

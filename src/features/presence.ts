@@ -18,6 +18,7 @@ import type { Services } from '../services.ts';
 import type { PrimitiveHandler, SessionView } from './types.ts';
 import { requestAuthorization, visibleAttributes } from './authorization.ts';
 import { listMembers, parseListId } from './contact-lists.ts';
+import { isXmppUser, sendPresenceToXmpp, sendSubscriptionToXmpp } from './xmpp-gateway.ts';
 
 /** Attributes a watcher sees change on login and logout. */
 const ONLINE_ATTRIBUTES = ['OnlineStatus', 'UserAvailability'];
@@ -83,9 +84,15 @@ export function publish(services: Services, owner: string, changed: string[]): v
 
 /** Queue a PresenceNotification about `owner` for one watcher's live sessions (if anything visible changed). */
 export function notifyWatcher(services: Services, owner: string, watcher: string, changed: string[] | undefined): void {
-  if (watcher === owner || services.router.sessionsOf(watcher).length === 0) return;
+  if (watcher === owner) return;
   const sub = services.presence.subscription(watcher, owner);
   if (!sub) return;
+  // A watcher on an XMPP server is sent <presence> (what they may see), whether or not we think it changed for them.
+  if (isXmppUser(services, watcher)) {
+    if (!isXmppUser(services, owner)) sendPresenceToXmpp(services, owner, watcher);
+    return;
+  }
+  if (services.router.sessionsOf(watcher).length === 0) return;
   const visible = visibleAttributes(services, owner, watcher);
   if (visible === 'none') return;
   const relevant = (name: string) => (visible === 'all' || visible.has(name)) && (!sub.attributes || sub.attributes.includes(name));
@@ -191,7 +198,7 @@ export const getPresence: PrimitiveHandler = (request, session, services) => {
   let found = 0;
   const targets: string[] = [];
   for (const id of ids) {
-    if (services.accounts.get(id)) (found++, targets.push(id));
+    if (watchable(services, id)) (found++, targets.push(id));
     else failures.add(531, leaf('UserID', displayAddress(id, session.addressStyle))!);
   }
   for (const listId of namedLists(request, session, services)) {
@@ -200,7 +207,7 @@ export const getPresence: PrimitiveHandler = (request, session, services) => {
       continue;
     }
     found++;
-    for (const m of listMembers(services, session.user.id, listId)) if (!targets.includes(m) && services.accounts.get(m)) targets.push(m);
+    for (const m of listMembers(services, session.user.id, listId)) if (!targets.includes(m) && watchable(services, m)) targets.push(m);
   }
   if (found === 0 && failures.count === 0) throw new CspError(402, 'GetPresence-Request names nobody');
   // Users may always see their own presence (CSP 1.1 Nokia clients ask for it); others what they were granted.
@@ -211,8 +218,17 @@ export const getPresence: PrimitiveHandler = (request, session, services) => {
 /** Watch `target` for `watcher`, ask the owner when their policy says so, and show what is visible now. */
 export function subscribe(services: Services, watcher: string, target: string, attributes: string[] | undefined, viaList?: string): void {
   services.presence.subscribe({ watcher, target, ...(attributes ? { attributes } : {}), ...(viaList ? { viaList } : {}) }, services.now());
-  requestAuthorization(services, target, watcher, attributes);
+  if (isXmppUser(services, target)) {
+    // The XMPP user's server asks them; their "subscribed" and presence come back as stanzas.
+    if (services.presence.grant(target, watcher)?.state !== 'granted') sendSubscriptionToXmpp(services, watcher, target, 'subscribe');
+  } else requestAuthorization(services, target, watcher, attributes);
   notifyWatcher(services, target, watcher, undefined);
+}
+
+/** A local user, or someone on an XMPP server we federate with: someone whose presence can be watched. */
+export function watchable(services: Services, id: string): boolean {
+  if (isXmppUser(services, id)) return true;
+  return services.config.domains.includes(id.slice(id.lastIndexOf('@') + 1)) && services.accounts.get(id) !== undefined;
 }
 
 export const subscribePresence: PrimitiveHandler = (request, session, services) => {
@@ -224,7 +240,7 @@ export const subscribePresence: PrimitiveHandler = (request, session, services) 
   for (const b of bad) failures.add(402, b);
   let ok = 0;
   for (const id of ids) {
-    if (!services.config.domains.includes(id.slice(id.lastIndexOf('@') + 1)) || !services.accounts.get(id)) {
+    if (!watchable(services, id)) {
       failures.add(531, leaf('UserID', displayAddress(id, session.addressStyle))!);
       continue;
     }
@@ -236,7 +252,7 @@ export const subscribePresence: PrimitiveHandler = (request, session, services) 
       failures.add(700, leaf('ContactList', displayAddress(listId, {}))!);
       continue;
     }
-    for (const m of listMembers(services, watcher, listId)) if (services.accounts.get(m)) subscribe(services, watcher, m, attributes, listId);
+    for (const m of listMembers(services, watcher, listId)) if (watchable(services, m)) subscribe(services, watcher, m, attributes, listId);
     if (auto) services.contactLists.change(watcher, listId, { autoSubscribe: true });
     ok++;
   }
@@ -247,7 +263,10 @@ export const subscribePresence: PrimitiveHandler = (request, session, services) 
 export const unsubscribePresence: PrimitiveHandler = (request, session, services) => {
   const watcher = session.user.id;
   const { ids } = namedUsers(request, services);
-  for (const id of ids) services.presence.unsubscribe(watcher, id);
+  for (const id of ids) {
+    if (isXmppUser(services, id) && services.presence.subscription(watcher, id)) sendSubscriptionToXmpp(services, watcher, id, 'unsubscribe');
+    services.presence.unsubscribe(watcher, id);
+  }
   for (const listId of namedLists(request, session, services)) {
     services.presence.unsubscribeVia(watcher, listId);
     if (services.contactLists.get(watcher, listId)) services.contactLists.change(watcher, listId, { autoSubscribe: false });

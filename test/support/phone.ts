@@ -25,6 +25,13 @@ export interface PhoneOptions {
    * emits must be what a strict handset parser expects.
    */
   strict?: boolean;
+  /**
+   * Extra HTTP headers on every request, as an operator's WAP gateway adds them
+   * (X-Network-MSISDN for WAP SMS wake-ups). None by default.
+   */
+  headers?: Record<string, string>;
+  /** The phone's number as the ClientID's MSISDN element (after URL); none by default. */
+  msisdn?: string;
 }
 
 export interface HttpExchange {
@@ -92,6 +99,8 @@ export class Phone {
   clientId: string;
   sessionId: string | undefined;
   strict: boolean;
+  readonly headers: Record<string, string>;
+  readonly msisdn: string | undefined;
   private counter = 0;
 
   constructor(
@@ -103,6 +112,8 @@ export class Phone {
     this.contentType = options.contentType ?? codecByName(this.encoding).defaultContentType(this.version);
     this.clientId = options.clientId ?? `village-test-${Math.random().toString(36).slice(2, 10)}`;
     this.strict = options.strict ?? true;
+    this.headers = { ...options.headers };
+    this.msisdn = options.msisdn;
   }
 
   nextTransactionId(): string {
@@ -115,7 +126,7 @@ export class Phone {
 
   /** POST raw bytes with a given Content-Type (for bad-input tests). */
   async postRaw(body: Buffer | string, contentType: string | undefined = this.contentType): Promise<HttpExchange> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.headers };
     if (contentType !== undefined) headers['content-type'] = contentType;
     const res = await request(this.server.url, { method: 'POST', body, headers });
     const raw = Buffer.from(await res.body.arrayBuffer());
@@ -163,7 +174,7 @@ export class Phone {
   }
 
   clientIdElement(): CspElement {
-    return el('ClientID', [leaf('URL', this.clientId)]);
+    return el('ClientID', [leaf('URL', this.clientId), leaf('MSISDN', this.msisdn)]);
   }
 
   loginRequest(user: string, fields: CspElement[]): CspElement {

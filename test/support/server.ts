@@ -26,6 +26,8 @@ export class TestServer {
   port = 0;
   /** The STCP CIR listener's port, when cir.stcp is configured. */
   stcpPort: number | undefined;
+  /** The XMPP s2s listener's port, when xmpp is configured. */
+  xmppPort: number | undefined;
 
   private constructor(
     readonly dataDir: string,
@@ -90,8 +92,9 @@ export class TestServer {
           if (this.keepLogs || this.port === 0) this.logs.push(line);
           if (line.includes('"msg":"listening"')) {
             clearTimeout(timer);
-            const listening = JSON.parse(line) as { port: number; stcpPort?: number };
+            const listening = JSON.parse(line) as { port: number; stcpPort?: number; xmppPort?: number };
             this.stcpPort = listening.stcpPort;
+            this.xmppPort = listening.xmppPort;
             resolve(listening.port);
           }
         }

@@ -26,6 +26,8 @@ import { LoginThrottle } from '../../src/auth/login-throttle.ts';
 import { Authenticator } from '../../src/auth/authenticator.ts';
 import { Router } from '../../src/router.ts';
 import { CirService } from '../../src/adapters/cir/cir-service.ts';
+import { ContentStore } from '../../src/store/content.ts';
+import { XmppReceiptStore } from '../../src/store/xmpp-receipts.ts';
 import { isActive } from '../../actors/session.ts';
 
 export interface TestServices {
@@ -71,6 +73,9 @@ export function makeServices(configText = ''): TestServices {
     ),
     router: new Router(log, config.session.maxPerUser, clock),
     cir: undefined as unknown as CirService,
+    xmpp: undefined,
+    content: new ContentStore(db),
+    xmppReceipts: new XmppReceiptStore(db),
   };
   services.cir = new CirService(
     config,

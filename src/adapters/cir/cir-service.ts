@@ -46,6 +46,12 @@ export class CirService {
   /** Attempts and outcomes, e.g. "STCP sent" → 12 (for logs now, metrics later). */
   readonly counts = new Map<string, number>();
   private readonly shttpTokens = new Map<string, string>();
+  /**
+   * Sessions whose phone has bound an STCP connection at least once: such a phone relies on
+   * STCP (Android takes it whenever it is agreed), so the state of that connection alone says
+   * whether its channel works, whatever else was agreed besides.
+   */
+  private readonly stcpUsers = new Set<string>();
   private readonly datagrams: DatagramSender;
   private readonly sms: SmsGateway | undefined;
   private wapTransaction = 0;
@@ -141,18 +147,27 @@ export class CirService {
   /** Whether the session's CIR channel works now (the Session's CIR flag, the long keep-alive). */
   channelUp(sessionId: string, agreement: CirAgreement | undefined): boolean {
     if (this.stcp?.isBound(sessionId)) return true;
+    // Its connection is gone: CIR=F is what makes Android connect again (an agreed SHTTP it
+    // never uses would otherwise keep the flag T and the phone unreachable).
+    if (this.stcpUsers.has(sessionId)) return false;
     return agreement?.methods.some((m) => m !== 'STCP') ?? false;
   }
 
-  /** The methods a wake-up of this session can use now, in order of preference. */
-  ladder(sessionId: string, view: CirSessionView): CirMethod[] {
+  /**
+   * The session's wake-up methods in order of preference. The waker counts attempts by position
+   * here, so positions must not move while it waits: STCP keeps its place whether or not a
+   * connection is bound (it is skipped while none is), or a connection dying after its WVCI
+   * would shift the next method onto the attempt already made and lose the fallback.
+   */
+  ladder(view: CirSessionView): CirMethod[] {
     const agreed = view.cir?.methods ?? [];
-    const order = this.config.cir.methods.filter((m) => PUSHED.includes(m));
-    return order.filter((m) => {
-      // A phone that sent HELO without negotiating STCP still gets its wake-ups there.
-      if (m === 'STCP') return this.stcp?.isBound(sessionId) ?? false;
-      return agreed.includes(m);
-    });
+    // A phone that sent HELO without negotiating STCP still gets its wake-ups there.
+    return this.config.cir.methods.filter((m) => PUSHED.includes(m) && (m === 'STCP' || agreed.includes(m)));
+  }
+
+  /** Whether a method of the ladder can be tried for the session right now. */
+  private usableNow(sessionId: string, method: CirMethod): boolean {
+    return method !== 'STCP' || (this.stcp?.isBound(sessionId) ?? false);
   }
 
   /**
@@ -163,9 +178,10 @@ export class CirService {
   wake(sessionId: string, fromAttempt: number): number | undefined {
     const view = this.hooks.session(sessionId);
     if (!view) return undefined;
-    const ladder = this.ladder(sessionId, view);
+    const ladder = this.ladder(view);
     for (let attempt = fromAttempt; attempt < ladder.length; attempt++) {
       const method = ladder[attempt]!;
+      if (!this.usableNow(sessionId, method)) continue;
       const sending = this.push(sessionId, view, method);
       if (typeof sending === 'string') {
         this.record(view, method, sending);
@@ -184,11 +200,12 @@ export class CirService {
   /** Whether a wake-up from `attempt` on has a method to use. */
   hasMethodFrom(sessionId: string, attempt: number): boolean {
     const view = this.hooks.session(sessionId);
-    return view !== undefined && this.ladder(sessionId, view).length > attempt;
+    return view !== undefined && this.ladder(view).some((m, i) => i >= attempt && this.usableNow(sessionId, m));
   }
 
   sessionEnded(sessionId: string, agreement: CirAgreement | undefined): void {
     this.stcp?.unbind(sessionId);
+    this.stcpUsers.delete(sessionId);
     if (agreement?.shttpToken) this.shttpTokens.delete(agreement.shttpToken);
   }
 
@@ -200,6 +217,7 @@ export class CirService {
 
   /** A phone has just bound its STCP connection: if something already waits, it hears so (after the OK). */
   private stcpBound(sessionId: string): void {
+    this.stcpUsers.add(sessionId);
     this.hooks.stcpChanged(sessionId, true);
     const view = this.hooks.session(sessionId);
     if (view && this.hooks.queued(sessionId)) this.record(view, 'STCP', this.stcp!.sendLine(sessionId, cirLine(view.version, view.cookie)) ? 'sent' : 'failed');

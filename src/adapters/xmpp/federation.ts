@@ -1,0 +1,184 @@
+// XMPP server-to-server federation as a whole (issue 8): the s2s listener for streams peers
+// open to us, one link actor per (local domain, remote domain) for our streams to them, the
+// durable queue between, our TLS identity and dialback keys. What stanzas mean for IMPS users
+// is src/features/xmpp-gateway.ts's business; this module moves them.
+import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createActor } from 'xstate';
+import type { Config } from '../../config.ts';
+import type { Logger } from '../../log.ts';
+import type { S2sQueue, CarriedMessage, QueuedStanza } from '../../store/s2s-queue.ts';
+import { peerMachine, type PeerActor } from '../../../actors/xmpp-peer.ts';
+import { DialbackKeys } from './dialback.ts';
+import { IncomingStream } from './incoming.ts';
+import { openOutgoing, verifyDialbackKey, type OutgoingOptions } from './outgoing.ts';
+import { resolveTargets } from './resolve.ts';
+import { tlsIdentity, type TlsIdentity } from './tls.ts';
+import { serialize, type XmlNode } from './xml.ts';
+
+export interface FederationHooks {
+  /** A stanza from an authenticated peer to one of our domains. */
+  stanza(node: XmlNode, link: { local: string; remote: string }): void;
+}
+
+/** Seconds a step of stream negotiation may take. */
+const STEP_TIMEOUT_MS = 15_000;
+/** A link with nothing to send closes after this long. */
+const IDLE_CLOSE_MS = 10 * 60_000;
+/** Stanzas written per round, so one busy link cannot hold the event loop. */
+const FLUSH_BATCH = 200;
+
+export type XmppConfig = NonNullable<Config['xmpp']>;
+
+
+export class XmppFederation {
+  private readonly links = new Map<string, PeerActor>();
+  private readonly incoming = new Set<IncomingStream>();
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly config: Config,
+    private readonly xmppConfig: XmppConfig,
+    private readonly log: Logger,
+    private readonly queue: S2sQueue,
+    private readonly hooks: FederationHooks,
+    private readonly now: () => number,
+    readonly keys: DialbackKeys,
+    private readonly tls: TlsIdentity | undefined,
+    private readonly server: Server,
+  ) {}
+
+  static async start(config: Config, log: Logger, queue: S2sQueue, hooks: FederationHooks, now: () => number): Promise<XmppFederation | undefined> {
+    const xmppConfig = config.xmpp;
+    if (!xmppConfig) return undefined;
+    const keys = DialbackKeys.fromDataDir(config.dataDir);
+    const tls = xmppConfig.tls ? tlsIdentity(xmppConfig.tls) : undefined;
+    const server = createServer();
+    const federation = new XmppFederation(config, xmppConfig, log, queue, hooks, now, keys, tls, server);
+    server.on('connection', (socket) => federation.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(xmppConfig.port, xmppConfig.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => log.error({ err }, 'XMPP listener error'));
+        resolve();
+      });
+    });
+    // Whatever waited when the server last stopped goes out now.
+    for (const { localDomain, remoteDomain } of queue.links()) federation.link(localDomain, remoteDomain).send({ type: 'KICK' });
+    return federation;
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Whether a domain is one we would federate to (anything not hosted here). */
+  isRemote(domain: string): boolean {
+    return !this.config.domains.includes(domain);
+  }
+
+  /** Queue a stanza for a remote domain and have its link send it. */
+  send(local: string, remote: string, stanza: XmlNode, expiresAt: number, message?: CarriedMessage): void {
+    this.queue.add(local, remote, serialize(stanza), this.now(), expiresAt, message);
+    this.link(local, remote).send({ type: 'KICK' });
+  }
+
+  /** Remove expired queued stanzas (the caller tells IMPS senders). */
+  takeExpired(limit = 1000): QueuedStanza[] {
+    return this.queue.takeExpired(this.now(), limit);
+  }
+
+  /** The link actor of a domain pair (created on first use). */
+  link(local: string, remote: string): PeerActor {
+    const key = `${local} ${remote}`;
+    let actor = this.links.get(key);
+    if (actor) return actor;
+    actor = createActor(peerMachine, {
+      input: {
+        local,
+        remote,
+        log: this.log,
+        idleCloseMs: IDLE_CLOSE_MS,
+        hasQueued: () => this.queue.count(local, remote) > 0,
+        establish: (progress) => this.establish(local, remote, progress),
+        flush: (stream) => {
+          let written = 0;
+          for (const item of this.queue.next(local, remote, this.now(), FLUSH_BATCH)) {
+            if (!stream.connection.isOpen) return false;
+            stream.connection.send(item.stanza);
+            this.queue.sent(item.seq);
+            written++;
+          }
+          return written === FLUSH_BATCH;
+        },
+      },
+    });
+    actor.subscribe({ error: (err) => (this.log.error({ err, local, remote }, 'XMPP link actor failed'), this.links.delete(key)) });
+    actor.start();
+    this.links.set(key, actor);
+    return actor;
+  }
+
+  async close(): Promise<void> {
+    for (const actor of this.links.values()) {
+      actor.getSnapshot().context.stream?.connection.close('server shutting down');
+      actor.stop();
+    }
+    this.links.clear();
+    for (const stream of this.incoming) stream.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      setTimeout(() => {
+        for (const s of this.sockets) s.destroy();
+      }, 1000).unref();
+    });
+  }
+
+  private outgoingOptions(local: string, remote: string, target: { host: string; port: number }): OutgoingOptions {
+    return { localDomain: local, remoteDomain: remote, target, tls: this.tls, keys: this.keys, log: this.log, stepTimeoutMs: STEP_TIMEOUT_MS };
+  }
+
+  private async establish(local: string, remote: string, progress: (step: 'resolved' | 'connected' | 'secured' | 'authenticating') => void) {
+    const targets = await resolveTargets(remote, this.xmppConfig.routes);
+    if (targets.length === 0) throw new Error(`${remote} has no XMPP server-to-server service`);
+    progress('resolved');
+    let lastError: unknown;
+    for (const target of targets) {
+      try {
+        return await openOutgoing({ ...this.outgoingOptions(local, remote, target), onProgress: progress });
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  /** Dialback: ask `remote`'s authoritative server about a key, over a fresh connection. */
+  private async verifyKey(local: string, remote: string, streamId: string, key: string): Promise<boolean> {
+    const targets = await resolveTargets(remote, this.xmppConfig.routes);
+    for (const target of targets) {
+      try {
+        return await verifyDialbackKey(this.outgoingOptions(local, remote, target), streamId, key);
+      } catch (err) {
+        this.log.info({ remote, target, err: (err as Error).message }, 'dialback verification attempt failed');
+      }
+    }
+    return false;
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    const stream = new IncomingStream(socket, {
+      localDomains: this.config.domains,
+      tls: this.tls,
+      keys: this.keys,
+      log: this.log,
+      verifyKey: (local, remote, id, key) => this.verifyKey(local, remote, id, key),
+      stanza: (node, link) => this.hooks.stanza(node, link),
+      authenticated: (local, remote, method) => this.log.info({ local, remote, method }, 'XMPP peer authenticated'),
+    });
+    this.incoming.add(stream);
+    socket.on('close', () => this.incoming.delete(stream));
+  }
+}

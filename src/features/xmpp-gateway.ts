@@ -1,0 +1,374 @@
+// IMPS ⇄ XMPP (issue 8): what Village users' messages, presence and subscriptions become for
+// people on XMPP servers, and what their stanzas become for the phones. Addresses map
+// one-to-one: wv:alice@imps.test ⇄ alice@imps.test (a resource per session), wv:bob@xmpp.test
+// ⇄ bob@xmpp.test. The stanzas travel through src/adapters/xmpp/federation.ts.
+//
+//   SendMessage ──────────────▶ <message type='chat'> (DeliveryReport=T: XEP-0184 request;
+//                                non-text content: a download link from the content store)
+//   NewMessage ◀────────────── <message> (body; XHTML-IM reduced to its text); receipt when the phone has it
+//   DeliveryReport-Request ◀── <received/> (200) or an error stanza (531, 532, 516, …)
+//   presence (OnlineStatus, UserAvailability, StatusText) ⇄ <presence>, <show>, <status>
+//   SubscribePresence ⇄ subscribe; PresenceAuth-User ⇄ subscribed / unsubscribed;
+//   UnsubscribePresence ⇄ unsubscribe; CancelAuth ⇄ unsubscribed; probes answered from
+//   stored presence and grants.
+import { createHash, randomBytes } from 'node:crypto';
+import { el, leaf, textOf } from '../csp/tree.ts';
+import type { CspElement } from '../csp/tree.ts';
+import { NS, childElements, childText, findChild, xml, type XmlNode } from '../adapters/xmpp/xml.ts';
+import { newMessageId } from '../ids.ts';
+import type { Services } from '../services.ts';
+import type { StoredMessage } from '../store/messages.ts';
+import type { CarriedMessage, QueuedStanza } from '../store/s2s-queue.ts';
+import { refusesSender } from './block-lists.ts';
+import { reportResult } from './delivery.ts';
+import { notifyWatcher, publish, storeAttributes } from './presence.ts';
+import { policyOf, requestAuthorization, visibleAttributes } from './authorization.ts';
+
+// ── Addresses ───────────────────────────────────────────────────────────────────────────────
+
+export interface Jid {
+  local: string;
+  domain: string;
+  resource?: string;
+}
+
+export function parseJid(jid: string | undefined): Jid | undefined {
+  if (!jid) return undefined;
+  const slash = jid.indexOf('/');
+  const bare = slash >= 0 ? jid.slice(0, slash) : jid;
+  const at = bare.indexOf('@');
+  if (at <= 0) return undefined;
+  return { local: bare.slice(0, at).toLowerCase(), domain: bare.slice(at + 1).toLowerCase(), ...(slash >= 0 ? { resource: jid.slice(slash + 1) } : {}) };
+}
+
+/** The IMPS user id of a bare JID ("bob@xmpp.test"). */
+const userIdOf = (jid: Jid) => `${jid.local}@${jid.domain}`;
+const domainOf = (userId: string) => userId.slice(userId.lastIndexOf('@') + 1);
+
+/** Whether an IMPS user id lives on a server we reach over XMPP. */
+export function isXmppUser(services: Services, userId: string): boolean {
+  return services.xmpp !== undefined && services.xmpp.isRemote(domainOf(userId));
+}
+
+const stanzaId = () => randomBytes(9).toString('base64url');
+
+/** A session's XMPP resource: stable for the session, and no hint of its SessionID (a bearer token). */
+export const xmppResource = (sessionId: string) => 'village-' + createHash('sha256').update(sessionId).digest('hex').slice(0, 10);
+/** The domain of a JID or user id ("alice@imps.test/phone" → "imps.test"). */
+const jidDomain = (jid: string) => parseJid(jid)?.domain ?? jid.split('/')[0]!.toLowerCase();
+
+/** Queue a stanza on the link between the sender's and the recipient's domains. */
+function send(services: Services, stanza: XmlNode, expiresAt?: number, carried?: CarriedMessage): void {
+  const xmpp = services.xmpp;
+  if (!xmpp) return;
+  const expiry = expiresAt ?? services.now() + services.config.messages.validityDefault * 1000;
+  xmpp.send(jidDomain(stanza.attrs['from'] ?? ''), jidDomain(stanza.attrs['to'] ?? ''), stanza, expiry, carried);
+}
+
+// ── IMPS → XMPP ─────────────────────────────────────────────────────────────────────────────
+
+export interface OutgoingImpsMessage {
+  messageId: string;
+  sender: string;
+  /** The sending session's resource (a resource per session). */
+  resource: string;
+  recipient: string;
+  contentType: string;
+  content: Buffer;
+  binary: boolean;
+  createdAt: number;
+  expiresAt: number;
+  deliveryReport: boolean;
+}
+
+/** The text an XMPP user reads: text as is; anything else stored and linked (content store). */
+function bodyFor(services: Services, message: OutgoingImpsMessage): { body: string; url?: string } {
+  const type = message.contentType.split(';')[0]!.trim().toLowerCase();
+  if (!message.binary && (type === 'text/plain' || type === '')) return { body: message.content.toString('utf8') };
+  if (!message.binary && type === 'text/html') return { body: htmlToText(message.content.toString('utf8')) };
+  const token = randomBytes(24).toString('base64url');
+  const now = services.now();
+  services.content.put(token, message.contentType, message.content, now, now + services.config.content.validity * 1000);
+  const url = new URL(`content/${token}`, publicBase(services)).toString();
+  return { body: `${describe(type)} (${message.content.length} bytes): ${url}`, url };
+}
+
+const describe = (type: string) => (type.startsWith('image/') ? 'A picture' : type.startsWith('audio/') ? 'A sound' : type.startsWith('video/') ? 'A video' : 'A file');
+
+/** Where this server's HTTP is reached from outside (config http.publicUrl). */
+export function publicBase(services: Services): string {
+  const { http, domains } = services.config;
+  const base = http.publicUrl ?? `http://${domains[0]}:${http.port}/`;
+  return base.endsWith('/') ? base : base + '/';
+}
+
+function htmlToText(html: string): string {
+  return html
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/&amp;/g, '&');
+}
+
+/** Queue an IMPS message for an XMPP user (durably: the sender is told 200). */
+export function sendMessageToXmpp(services: Services, message: OutgoingImpsMessage): void {
+  const id = stanzaId();
+  const { body, url } = bodyFor(services, message);
+  const stanza = xml(
+    'message',
+    NS.server,
+    { type: 'chat', id, from: `${message.sender}/${message.resource}`, to: message.recipient },
+    xml('body', NS.server, {}, body),
+    url && xml('x', NS.oob, {}, xml('url', NS.oob, {}, url)),
+    message.deliveryReport && xml('request', NS.receipts),
+  );
+  if (message.deliveryReport) {
+    services.xmppReceipts.rememberSent({
+      stanzaId: id,
+      messageId: message.messageId,
+      sender: message.sender,
+      recipient: message.recipient,
+      contentType: message.contentType,
+      contentSize: message.content.length,
+      createdAt: message.createdAt,
+      expiresAt: message.expiresAt,
+    });
+  }
+  send(services, stanza, message.expiresAt, {
+    messageId: message.messageId,
+    sender: message.sender,
+    recipient: message.recipient,
+    deliveryReport: message.deliveryReport,
+    contentType: message.contentType,
+    contentSize: message.content.length,
+  });
+  services.log.info({ sender: message.sender, to: message.recipient, messageId: message.messageId }, 'message queued for XMPP');
+}
+
+/** A queued message expired before its link came up: the IMPS sender is told (542). */
+export function bounceExpired(services: Services, item: QueuedStanza): void {
+  const m = item.message;
+  if (!m) return;
+  reportResult(services, { messageId: m.messageId, sender: m.sender, contentType: m.contentType, contentSize: m.contentSize, createdAt: item.createdAt }, m.recipient, 542, `Could not reach ${item.remoteDomain} before the message expired`);
+}
+
+/** An IMPS phone acknowledged a message that came over XMPP and asked for a receipt. */
+export function acknowledgedFromXmpp(services: Services, message: StoredMessage): void {
+  if (!services.xmpp) return;
+  const owed = services.xmppReceipts.takeOwed(message.messageId);
+  if (!owed) return;
+  send(services, xml('message', NS.server, { from: owed.toJid, to: owed.fromJid, id: stanzaId() }, xml('received', NS.receipts, { id: owed.stanzaId })));
+}
+
+// Presence values: XMPP available (no show) or "chat" ⇄ AVAILABLE; "away", "xa", "dnd" ⇄
+// DISCREET (shown as dnd); online but NOT_AVAILABLE ⇄ xa; offline ⇄ unavailable (Baraza's map).
+const presenceValue = (a: CspElement | undefined) => textOf(a, 'PresenceValue');
+
+/** The XMPP presence an owner's stored attributes amount to, for one watcher (only what they may see). */
+function presenceStanza(services: Services, owner: string, watcher: string): XmlNode | undefined {
+  const visible = visibleAttributes(services, owner, watcher);
+  if (visible === 'none') return undefined;
+  const sees = (name: string) => visible === 'all' || visible.has(name);
+  const attributes = services.presence.attributes(owner);
+  const find = (name: string) => (sees(name) ? attributes.find((a) => a.name === name) : undefined);
+  const online = presenceValue(find('OnlineStatus'))?.toUpperCase() === 'T';
+  const availability = presenceValue(find('UserAvailability'))?.toUpperCase();
+  const statusText = presenceValue(find('StatusText'));
+  const from = owner;
+  if (!online || !sees('OnlineStatus')) return xml('presence', NS.server, { from, to: watcher, type: 'unavailable' }, statusText ? xml('status', NS.server, {}, statusText) : undefined);
+  const show = availability === 'DISCREET' ? 'dnd' : availability === 'NOT_AVAILABLE' ? 'xa' : undefined;
+  return xml('presence', NS.server, { from, to: watcher }, show && xml('show', NS.server, {}, show), statusText ? xml('status', NS.server, {}, statusText) : undefined);
+}
+
+/** Tell an XMPP watcher the owner's presence as they may see it. */
+export function sendPresenceToXmpp(services: Services, owner: string, watcher: string): void {
+  const stanza = presenceStanza(services, owner, watcher);
+  if (stanza) send(services, stanza);
+}
+
+export type SubscriptionType = 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed';
+
+export function sendSubscriptionToXmpp(services: Services, from: string, to: string, type: SubscriptionType): void {
+  send(services, xml('presence', NS.server, { from, to, type, id: stanzaId() }));
+}
+
+// ── XMPP → IMPS ─────────────────────────────────────────────────────────────────────────────
+
+/** A stanza from an authenticated peer to one of our domains. */
+export function handleXmppStanza(services: Services, node: XmlNode): void {
+  try {
+    if (node.name === 'message') receiveMessage(services, node);
+    else if (node.name === 'presence') receivePresence(services, node);
+    else if (node.name === 'iq') receiveIq(services, node);
+  } catch (err) {
+    services.log.error({ err, stanza: node.name }, 'XMPP stanza failed');
+  }
+}
+
+/** An error answer to a stanza (RFC 6120 §8.3), unless the stanza was an error itself. */
+function bounce(services: Services, node: XmlNode, type: 'cancel' | 'modify' | 'auth' | 'wait', condition: string, text?: string): void {
+  if (node.attrs['type'] === 'error') return;
+  const from = node.attrs['to'];
+  const to = node.attrs['from'];
+  if (!from || !to) return;
+  const error = xml('error', NS.server, { type }, xml(condition, NS.stanzaErrors), text ? xml('text', NS.stanzaErrors, {}, text) : undefined);
+  send(services, xml(node.name, NS.server, { from, to, type: 'error', ...(node.attrs['id'] ? { id: node.attrs['id'] } : {}) }, error), services.now() + 3600_000);
+}
+
+/** CSP codes for the stanza error conditions an XMPP server answers a message with. */
+function cspCodeFor(condition: string | undefined): { code: number; description: string } {
+  switch (condition) {
+    case 'item-not-found':
+    case 'service-unavailable':
+    case 'recipient-unavailable':
+    case 'gone':
+      return { code: 531, description: 'Unknown user on the XMPP server' };
+    case 'forbidden':
+    case 'not-allowed':
+    case 'not-authorized':
+    case 'not-acceptable':
+      return { code: 532, description: 'The XMPP recipient does not accept your messages' };
+    case 'remote-server-not-found':
+    case 'remote-server-timeout':
+      return { code: 516, description: 'The XMPP server could not be reached' };
+    case 'resource-constraint':
+      return { code: 507, description: 'The XMPP recipient cannot take more messages' };
+    default:
+      return { code: 500, description: `The XMPP server refused the message (${condition ?? 'unknown error'})` };
+  }
+}
+
+function receiveMessage(services: Services, node: XmlNode): void {
+  const from = parseJid(node.attrs['from']);
+  const to = parseJid(node.attrs['to']);
+  if (!from || !to) return;
+  const type = node.attrs['type'] ?? 'normal';
+
+  // An answer to one of ours: a receipt, or an error.
+  const received = findChild(node, 'received', NS.receipts);
+  if (received) {
+    const sent = services.xmppReceipts.takeSent(received.attrs['id'] ?? node.attrs['id'] ?? '');
+    if (sent) reportResult(services, sent, sent.recipient, 200, 'Message delivered');
+  }
+  if (type === 'error') {
+    const sent = services.xmppReceipts.takeSent(node.attrs['id'] ?? '');
+    const condition = childElements(findChild(node, 'error')).find((c) => c.ns === NS.stanzaErrors && c.name !== 'text')?.name;
+    if (sent) {
+      const { code, description } = cspCodeFor(condition);
+      reportResult(services, sent, sent.recipient, code, description);
+    }
+    services.log.info({ from: userIdOf(from), condition }, 'XMPP error for a message');
+    return;
+  }
+  if (type === 'groupchat') return bounce(services, node, 'cancel', 'feature-not-implemented', 'Group chat messages must go to a group address');
+
+  const body = childText(node, 'body') ?? xhtmlText(findChild(node, 'html', NS.xhtmlIm));
+  if (body === undefined || body === '') return; // chat states, receipts and the like carry no message
+  const recipient = userIdOf(to);
+  const sender = userIdOf(from);
+  if (!services.config.domains.includes(to.domain) || !services.accounts.get(recipient)) return bounce(services, node, 'cancel', 'service-unavailable');
+  if (refusesSender(services, recipient, sender)) return bounce(services, node, 'cancel', 'service-unavailable');
+  if (services.messages.countFor(recipient) >= services.config.messages.maxQueuedPerUser) return bounce(services, node, 'wait', 'resource-constraint');
+
+  const now = services.now();
+  const messageId = newMessageId();
+  const expiresAt = now + services.config.messages.validityDefault * 1000;
+  services.messages.enqueue(
+    { messageId, sender, contentType: 'text/plain', content: Buffer.from(body, 'utf8'), binary: false, createdAt: now, expiresAt, deliveryReport: false, addressedTo: [recipient] },
+    [recipient],
+  );
+  if (findChild(node, 'request', NS.receipts) && node.attrs['id']) {
+    services.xmppReceipts.oweReceipt({ messageId, fromJid: node.attrs['from']!, toJid: node.attrs['to']!, stanzaId: node.attrs['id'] }, expiresAt);
+  }
+  services.log.info({ from: sender, to: recipient, messageId }, 'message from XMPP stored');
+}
+
+function xhtmlText(html: XmlNode | undefined): string | undefined {
+  if (!html) return undefined;
+  const walk = (n: XmlNode): string => n.children.map((c) => (typeof c === 'string' ? c : c.name === 'br' ? '\n' : walk(c))).join('');
+  return walk(html).trim();
+}
+
+function receivePresence(services: Services, node: XmlNode): void {
+  const from = parseJid(node.attrs['from']);
+  const to = parseJid(node.attrs['to']);
+  if (!from) return;
+  const remote = userIdOf(from);
+  const type = node.attrs['type'];
+  const local = to ? userIdOf(to) : undefined;
+  const localKnown = local !== undefined && services.config.domains.includes(to!.domain) && services.accounts.get(local) !== undefined;
+  switch (type) {
+    case undefined:
+    case 'unavailable':
+      return presenceUpdate(services, remote, node, type === 'unavailable');
+    case 'probe':
+      if (localKnown) sendPresenceToXmpp(services, local, remote);
+      return;
+    case 'subscribe':
+      if (!localKnown) return sendSubscriptionToXmpp(services, node.attrs['to'] ?? '', remote, 'unsubscribed');
+      return subscribeRequest(services, local, remote);
+    case 'subscribed':
+      if (!localKnown) return;
+      // The XMPP user let our user see their presence; it follows in their next <presence>.
+      services.presence.setGrant(remote, local, { state: 'granted' }, services.now());
+      if (!services.presence.subscription(local, remote)) services.presence.subscribe({ watcher: local, target: remote }, services.now());
+      return;
+    case 'unsubscribed':
+      if (!localKnown) return;
+      services.presence.setGrant(remote, local, { state: 'denied' }, services.now());
+      notifyWatcher(services, remote, local, undefined);
+      return;
+    case 'unsubscribe':
+      if (!localKnown) return;
+      services.presence.unsubscribe(remote, local);
+      return;
+    case 'error':
+      services.log.info({ from: remote }, 'XMPP presence error');
+      return;
+  }
+}
+
+/** An XMPP user's presence, stored under their id and shown to our users who watch them. */
+function presenceUpdate(services: Services, remote: string, node: XmlNode, unavailable: boolean): void {
+  const show = childText(node, 'show')?.trim().toLowerCase();
+  const status = childText(node, 'status');
+  const value = (name: string, v: string) => el(name, [leaf('Qualifier', true), leaf('PresenceValue', v)]);
+  const update = [
+    value('OnlineStatus', unavailable ? 'F' : 'T'),
+    value('UserAvailability', unavailable ? 'NOT_AVAILABLE' : !show || show === 'chat' ? 'AVAILABLE' : 'DISCREET'),
+    value('StatusText', status ?? ''),
+  ];
+  const changed = storeAttributes(services, remote, update);
+  publish(services, remote, changed);
+}
+
+/** An XMPP user asks to see our user's presence: the owner's policy and decisions answer it. */
+function subscribeRequest(services: Services, owner: string, watcher: string): void {
+  services.presence.subscribe({ watcher, target: owner }, services.now());
+  const grant = services.presence.grant(owner, watcher)?.state;
+  const policy = policyOf(services, owner);
+  if (grant === 'granted' || (grant === undefined && policy === 'auto')) {
+    sendSubscriptionToXmpp(services, owner, watcher, 'subscribed');
+    sendPresenceToXmpp(services, owner, watcher);
+  } else if (grant === 'denied' || (grant === undefined && policy === 'deny') || refusesSender(services, owner, watcher)) {
+    sendSubscriptionToXmpp(services, owner, watcher, 'unsubscribed');
+  } else {
+    // "ask": the owner's phone gets a PresenceAuth-Request; PresenceAuth-User answers the XMPP user.
+    requestAuthorization(services, owner, watcher, undefined);
+  }
+}
+
+function receiveIq(services: Services, node: XmlNode): void {
+  const type = node.attrs['type'];
+  if (type !== 'get' && type !== 'set') return;
+  const query = childElements(node)[0];
+  // XEP-0199 ping gets its answer; anything else is not implemented (RFC 6120 requires an answer).
+  if (type === 'get' && query?.name === 'ping' && query.ns === 'urn:xmpp:ping') {
+    send(services, xml('iq', NS.server, { type: 'result', from: node.attrs['to'], to: node.attrs['from'], id: node.attrs['id'] }), services.now() + 60_000);
+    return;
+  }
+  bounce(services, node, 'cancel', 'service-unavailable');
+}
