@@ -27,7 +27,7 @@ import { CspError } from '../src/csp/status.ts';
 import type { CspVersion } from '../src/csp/versions.ts';
 import type { Services } from '../src/services.ts';
 import type { LoginRequest } from '../src/features/login.ts';
-import { challenge, loginResponse } from '../src/features/login.ts';
+import { challenge, clientForLog, loginResponse } from '../src/features/login.ts';
 import { agreedCapabilityElement, defaultCapabilities, negotiate } from '../src/features/capabilities.ts';
 import { agree, functionTree, requestedFunctions } from '../src/features/service-tree.ts';
 import { grantKeepAlive, rememberProfile } from '../src/features/service-access.ts';
@@ -216,7 +216,7 @@ export const sessionMachine = setup({
       }
       enqueue.assign(update);
       services.log.info(
-        { session: context.logId, user: login.user.id, version, client: context.clientKey, registered: verdict.registered, keepAliveTime },
+        { session: context.logId, user: login.user.id, version, client: clientForLog(context.clientKey), registered: verdict.registered, keepAliveTime },
         'login',
       );
       answer(

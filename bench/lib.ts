@@ -21,6 +21,8 @@ export interface BenchOptions {
   groupSize: number;
   /** Idle STCP CIR connections (one per logged-in phone) in the stcp scenario. */
   stcpSockets: number;
+  /** Messages per pair in the xmpp scenario. */
+  xmppMessages: number;
   /** Directory for a V8 CPU profile of the server. */
   profile?: string;
 }
@@ -41,7 +43,8 @@ export function benchServer(options: BenchOptions, config: Record<string, unknow
     keepLogs: false,
     nodeArgs: [...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : []), ...nodeArgs],
     // All simulated phones come from 127.0.0.1: lift the per-address bounds a real server keeps.
-    config: { loginLimits: { maxFailuresPerAddress: 1_000_000 }, http: { maxConnectionsPerAddress: 100_000 }, ...config },
+    // Logging at info, as in production (the test default is debug, which costs real time here).
+    config: { loginLimits: { maxFailuresPerAddress: 1_000_000 }, http: { maxConnectionsPerAddress: 100_000 }, log: { level: 'info' }, ...config },
   });
 }
 

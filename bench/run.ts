@@ -7,9 +7,10 @@
 //   presence    one user with W watchers changes presence; time until all have polled it
 //   codecs      decode/encode throughput of XML, WBXML and JSON on the generated corpus
 //   stcp        S phones each hold an idle STCP CIR connection: RSS per socket, HELO→OK, message → WVCI latency
+//   xmpp        IMPS phones → XMPP users on a real Prosody through s2s, and Prosody users to each other (yardstick)
 // Options: --clients N (200) --messages M (20) --recipients R (100) --backlog B (10000)
-//          --watchers W (500) --group-size G (1000) --stcp-sockets S (10000)
-//          --only core,recipients,backlog,presence,group,codecs,stcp  --profile DIR (V8 CPU profile of the server)
+//          --watchers W (500) --group-size G (1000) --stcp-sockets S (10000) --xmpp-messages X (200 per pair)
+//          --only core,recipients,backlog,presence,group,codecs,stcp,xmpp  --profile DIR (V8 CPU profile of the server)
 import { parseArgs } from 'node:util';
 import { setGlobalDispatcher, Agent } from 'undici';
 import type { BenchOptions, ScenarioResult } from './lib.ts';
@@ -20,8 +21,9 @@ import { codecs } from './scenarios/codecs.ts';
 import { presence } from './scenarios/presence.ts';
 import { group } from './scenarios/group.ts';
 import { stcp } from './scenarios/cir.ts';
+import { xmpp } from './scenarios/xmpp.ts';
 
-const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, presence, group, codecs, stcp };
+const SCENARIOS: Record<string, (o: BenchOptions) => Promise<ScenarioResult>> = { core, recipients, backlog, presence, group, codecs, stcp, xmpp };
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     watchers: { type: 'string', default: '500' },
     'group-size': { type: 'string', default: '1000' },
     'stcp-sockets': { type: 'string', default: '10000' },
+    'xmpp-messages': { type: 'string', default: '200' },
     'idle-poll-ms': { type: 'string', default: '200' },
     'paced-rate': { type: 'string', default: '100' },
     'paced-seconds': { type: 'string', default: '10' },
@@ -48,6 +51,7 @@ const options: BenchOptions = {
   watchers: Number(values.watchers),
   groupSize: Number(values['group-size']),
   stcpSockets: Number(values['stcp-sockets']),
+  xmppMessages: Number(values['xmpp-messages']),
   idlePollMs: Number(values['idle-poll-ms']),
   pacedRate: Number(values['paced-rate']),
   pacedSeconds: Number(values['paced-seconds']),

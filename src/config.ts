@@ -111,6 +111,8 @@ export const configSchema = z.strictObject({
           msisdnHeaders: z.array(z.string().min(1)).default(['X-Network-MSISDN', 'X-MSISDN', 'X-Up-Calling-Line-ID', 'MSISDN']),
           /** Seconds between two SMS to one number at least (every SMS costs money). */
           minInterval: positive.default(60),
+          /** Most wake-up SMS sent in any hour, whatever the numbers (phones can claim any number). */
+          maxPerHour: positive.default(200),
           /** Further attempts after a gateway error, with doubling back-off from 1 s. */
           retries: seconds.default(3),
           /** Seconds to wait for the gateway's answer. */

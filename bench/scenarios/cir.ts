@@ -1,6 +1,6 @@
 // STCP CIR at scale (reference imps-csp.md §5.1): N phones (default 10 000) log in, agree STCP,
 // and each keeps one idle TCP connection bound with `HELO <SessionID>`. Figures: what an idle
-// connection costs the server (RSS), how fast HELOs are answered, and how long a message takes
+// connection costs the server (RSS, V8 heap, kernel slab), how fast HELOs are answered, and how long a message takes
 // to wake its recipient (SendMessage sent → `WVCI <ver> <cookie>` on the recipient's socket)
 // while all N connections stay open.
 import { readFileSync } from 'node:fs';
@@ -148,12 +148,14 @@ class StcpClients {
       socket.on('close', this.onClose);
       socket.on('error', this.onError);
       const timer = setTimeout(() => reject(new Error(`no OK to HELO within ${OK_TIMEOUT_MS} ms`)), OK_TIMEOUT_MS);
+      let helloAt = 0;
+      // Registered before connecting, so that a refused connection fails at once through onError.
+      this.awaitingOk.set(socket, {
+        resolve: (at) => (clearTimeout(timer), resolve(at - helloAt)),
+        reject: (err) => (clearTimeout(timer), reject(err)),
+      });
       socket.once('connect', () => {
-        const helloAt = performance.now();
-        this.awaitingOk.set(socket, {
-          resolve: (at) => (clearTimeout(timer), resolve(at - helloAt)),
-          reject: (err) => (clearTimeout(timer), reject(err)),
-        });
+        helloAt = performance.now();
         socket.write(`HELO ${sessionId}\r\n`, 'latin1');
       });
     });

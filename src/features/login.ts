@@ -48,9 +48,26 @@ function clientKeyOf(primitive: CspElement): string {
   return id.children.map((c) => `${c.name}=${textOf(c) ?? ''}`).join('&');
 }
 
+/**
+ * The ClientID for logs: which phone, without its phone number (a MSISDN keeps only its last
+ * three digits, as everywhere else in the logs).
+ */
+export function clientForLog(clientKey: string): string {
+  return clientKey.replace(/(MSISDN=)\+?\d*(\d{3})/g, '$1…$2');
+}
+
+/** Longest SessionCookie taken: it is echoed in every wake-up, and a WAP SMS holds 140 bytes. */
+const MAX_COOKIE = 100;
+
 export function parseLoginRequest(primitive: CspElement, version: CspVersion, defaultDomain: string): LoginRequest {
   const rawUser = textOf(primitive, 'UserID');
   if (!rawUser) throw new CspError(402, 'Login-Request needs UserID');
+  const cookie = textOf(primitive, 'SessionCookie') ?? '';
+  // The cookie goes verbatim into "WVCI <version> <cookie>" lines: a line break or a space in
+  // it would forge or break the phone's own wake-ups.
+  if (cookie.length > MAX_COOKIE || /[^\x21-\x7e]/.test(cookie)) {
+    throw new CspError(402, `SessionCookie must be at most ${MAX_COOKIE} printable ASCII characters without spaces`);
+  }
   const user = parseUserId(rawUser, defaultDomain);
   const login: LoginRequest = {
     user,
@@ -58,7 +75,7 @@ export function parseLoginRequest(primitive: CspElement, version: CspVersion, de
     clientId: echoedClientId(primitive, version),
     clientKey: clientKeyOf(primitive),
     digestSchemas: childrenNamed(primitive, 'DigestSchema').map((e) => textOf(e) ?? '').filter(Boolean),
-    cookie: textOf(primitive, 'SessionCookie') ?? '',
+    cookie,
   };
   const password = child(primitive, 'Password');
   if (password) login.password = password.text ?? '';

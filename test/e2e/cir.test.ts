@@ -324,7 +324,7 @@ describe('CIR', () => {
     await once(gateway, 'listening');
     gatewayPort = (gateway.address() as AddressInfo).port;
     // All three at once: each start is a process launch.
-    const [main, sudpOnly, sms] = await Promise.all([
+    const started = await Promise.allSettled([
       TestServer.start({
         config: {
           // TTL 2 makes a session expire within the test (STCP: session expiry closes the connection).
@@ -355,16 +355,23 @@ describe('CIR', () => {
         },
       }),
     ]);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.dispose() : undefined)));
+      throw failed.reason;
+    }
+    const [main, sudpOnly, sms] = started.map((r) => (r as PromiseFulfilledResult<TestServer>).value) as [TestServer, TestServer, TestServer];
     servers = { main, sudpOnly, sms };
     assert.ok(main.stcpPort, 'the STCP listener is up');
   });
   after(async () => {
     await Promise.all(Object.values(servers ?? {}).map((s) => s.dispose()));
     for (const c of [...openClients]) await c.close();
-    sudp.socket.close();
-    wap.socket.close();
-    await new Promise<void>((resolve) => gateway.close(() => resolve()));
+    sudp?.socket.close();
+    wap?.socket.close();
+    await new Promise<void>((resolve) => (gateway ? gateway.close(() => resolve()) : resolve()));
   });
+
   describe('a server offering STCP, SHTTP, SUDP and WAP UDP (no SMS gateway)', () => {
     let server: TestServer;
     before(() => {

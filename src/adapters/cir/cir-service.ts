@@ -55,6 +55,8 @@ export class CirService {
   private readonly datagrams: DatagramSender;
   private readonly sms: SmsGateway | undefined;
   private wapTransaction = 0;
+  /** When recent SMS were sent (last hour), for cir.sms.maxPerHour. */
+  private smsSentAt: number[] = [];
 
   /** Without a listener (STCP off, or unit tests); start() also opens the STCP listener when configured. */
   constructor(
@@ -238,12 +240,25 @@ export class CirService {
       case 'WAPSMS': {
         const msisdn = view.cir?.msisdn ?? view.origin.msisdn;
         if (!this.sms || !msisdn) return 'no-address';
+        if (!this.smsBudgetAllows()) return 'rate-limited';
         this.wapTransaction = (this.wapTransaction + 1) & 0xff;
         return this.sms.send(msisdn, WDP_PORT_UDH, wapPushPdu(Buffer.from(line, 'latin1'), this.wapTransaction));
       }
       default:
         return 'failed';
     }
+  }
+
+  /**
+   * The hoster's SMS budget: phone numbers are whatever phones and headers claim, so a global
+   * ceiling (cir.sms.maxPerHour) bounds what a flood of fake numbers could cost.
+   */
+  private smsBudgetAllows(): boolean {
+    const now = Date.now();
+    while (this.smsSentAt.length && this.smsSentAt[0]! <= now - 3600_000) this.smsSentAt.shift();
+    if (this.smsSentAt.length >= (this.config.cir.sms?.maxPerHour ?? 0)) return false;
+    this.smsSentAt.push(now);
+    return true;
   }
 
   private record(view: CirSessionView, method: CirMethod, outcome: string): void {

@@ -1,0 +1,232 @@
+// IMPS groups as XMPP multi-user chat rooms (issue 8; XEP-0045, the subset that maps soundly).
+// A group wv:alice/club@imps.test is the room alice~club@imps.test, a public group
+// wv:/lobby@imps.test the room ~lobby@imps.test (Baraza's spelling; "~" cannot occur in a user
+// id or an owner, so the first "~" splits owner and name). An XMPP user is a joined member
+// under their room nickname, exactly like a phone under its screen name:
+//
+//   <presence to='room/nick'> (join) ─────────▶ JoinGroup: occupants' presences, self-presence (110), subject
+//   <presence type='unavailable' to='room/…'> ▶ LeaveGroup
+//   <message type='groupchat' to='room'> ─────▶ a group message (phones see the nickname as sender)
+//   <message type='chat' to='room/nick'> ─────▶ a private message inside the group
+//   group messages and members joining/leaving ▶ <message type='groupchat'>, occupant <presence>
+//
+// Not mapped: room creation and configuration from XMPP (groups are created by phones),
+// moderation commands (kick/ban/voice via iq), history on join, disco#items of rooms,
+// invitations (XEP-0249 / mediated). Those get a service-unavailable error.
+import { randomBytes } from 'node:crypto';
+import { NS, childText, xml, type XmlNode } from '../adapters/xmpp/xml.ts';
+import type { Services } from '../services.ts';
+import type { JoinedUser, Privilege } from '../store/groups.ts';
+import type { JoinOutcome, MessageOutcome } from '../../actors/group.ts';
+import type { Jid } from './xmpp-gateway.ts';
+
+/** The room JID of a group id ("alice/club@imps.test" → "alice~club@imps.test"). */
+export function roomJidOf(groupId: string): string {
+  const at = groupId.lastIndexOf('@');
+  const path = groupId.slice(0, at);
+  const slash = path.indexOf('/');
+  return `${path.slice(0, slash)}~${path.slice(slash + 1)}@${groupId.slice(at + 1)}`;
+}
+
+/** The group id a room JID names, or undefined when the JID is not a room of ours. */
+export function groupIdOfRoom(services: Services, jid: Jid): string | undefined {
+  const tilde = jid.local.indexOf('~');
+  if (tilde < 0 || !services.config.domains.includes(jid.domain)) return undefined;
+  return `${jid.local.slice(0, tilde)}/${jid.local.slice(tilde + 1)}@${jid.domain}`;
+}
+
+/** Full JIDs of XMPP occupants, by group and bare JID: where their room traffic goes. */
+const occupantJids = new Map<string, string>();
+const occupantKey = (groupId: string, userId: string) => `${groupId} ${userId}`;
+const fullJidOf = (groupId: string, userId: string) => occupantJids.get(occupantKey(groupId, userId)) ?? userId;
+
+const newId = () => randomBytes(9).toString('base64url');
+
+function send(services: Services, stanza: XmlNode): void {
+  const from = stanza.attrs['from'] ?? '';
+  const to = stanza.attrs['to'] ?? '';
+  const domain = (jid: string) => jid.split('/')[0]!.slice(jid.split('/')[0]!.lastIndexOf('@') + 1).toLowerCase();
+  services.xmpp?.send(domain(from), domain(to), stanza, services.now() + services.config.messages.validityDefault * 1000);
+}
+
+/** XEP-0045 affiliation and role for an IMPS privilege. */
+function itemFor(privilege: Privilege | undefined): { affiliation: string; role: string } {
+  if (privilege === 'Admin') return { affiliation: 'owner', role: 'moderator' };
+  if (privilege === 'Mod') return { affiliation: 'admin', role: 'moderator' };
+  if (privilege === 'User') return { affiliation: 'member', role: 'participant' };
+  return { affiliation: 'none', role: 'participant' };
+}
+
+function occupantPresenceStanza(services: Services, groupId: string, occupant: JoinedUser, to: string, opts: { self?: boolean; leaving?: boolean } = {}): XmlNode {
+  const room = roomJidOf(groupId);
+  const item = opts.leaving ? { affiliation: 'none', role: 'none' } : itemFor(services.groups.privilegeOf(groupId, occupant.userId));
+  return xml(
+    'presence',
+    NS.server,
+    { from: `${room}/${occupant.screenName}`, to, ...(opts.leaving ? { type: 'unavailable' } : {}) },
+    xml('x', NS.mucUser, {}, xml('item', NS.mucUser, item), opts.self && xml('status', NS.mucUser, { code: '110' })),
+  );
+}
+
+/** An error answer from the room (RFC 6120 §8.3 conditions). */
+function roomError(services: Services, node: XmlNode, type: 'cancel' | 'auth' | 'wait' | 'modify', condition: string, text?: string): void {
+  if (node.attrs['type'] === 'error') return;
+  send(
+    services,
+    xml(
+      node.name,
+      NS.server,
+      { from: node.attrs['to'], to: node.attrs['from'], type: 'error', id: node.attrs['id'] },
+      xml('error', NS.server, { type }, xml(condition, NS.stanzaErrors), text ? xml('text', NS.stanzaErrors, {}, text) : undefined),
+    ),
+  );
+}
+
+const JOIN_ERRORS: Record<number, [type: 'cancel' | 'auth' | 'wait', condition: string]> = {
+  800: ['cancel', 'item-not-found'],
+  809: ['auth', 'forbidden'],
+  811: ['cancel', 'conflict'],
+  431: ['auth', 'registration-required'],
+  817: ['wait', 'service-unavailable'],
+};
+
+/**
+ * A stanza to one of our room JIDs. Returns false when `to` is not a room (the caller handles
+ * it as a stanza for a user).
+ */
+export function handleRoomStanza(services: Services, node: XmlNode, from: Jid, to: Jid): boolean {
+  const groupId = groupIdOfRoom(services, to);
+  if (!groupId) return false;
+  const actor = services.router.group(groupId);
+  if (!actor) {
+    roomError(services, node, 'cancel', 'item-not-found', 'No such group');
+    return true;
+  }
+  const userId = `${from.local}@${from.domain}`;
+  const fullJid = node.attrs['from']!;
+  if (node.name === 'presence') {
+    if (node.attrs['type'] === 'unavailable') {
+      actor.send({ type: 'LEAVE', userId });
+      occupantJids.delete(occupantKey(groupId, userId));
+      return true;
+    }
+    if (node.attrs['type'] === 'error' || node.attrs['type']) return true;
+    const nick = to.resource?.trim();
+    if (!nick) {
+      roomError(services, node, 'modify', 'jid-malformed', 'Join with a nickname: room@domain/nick');
+      return true;
+    }
+    join(services, groupId, userId, fullJid, nick, node);
+    return true;
+  }
+  if (node.name === 'message') {
+    const body = childText(node, 'body');
+    if (node.attrs['type'] === 'error' || body === undefined || body === '') return true;
+    if (node.attrs['type'] === 'groupchat') groupMessage(services, groupId, userId, body, node, undefined);
+    else if (to.resource) groupMessage(services, groupId, userId, body, node, to.resource);
+    else roomError(services, node, 'modify', 'bad-request', 'Send group messages with type groupchat');
+    return true;
+  }
+  if (node.name === 'iq' && (node.attrs['type'] === 'get' || node.attrs['type'] === 'set')) roomError(services, node, 'cancel', 'service-unavailable');
+  return true;
+}
+
+function join(services: Services, groupId: string, userId: string, fullJid: string, nick: string, node: XmlNode): void {
+  const actor = services.router.group(groupId)!;
+  let outcome: JoinOutcome | undefined;
+  actor.send({ type: 'JOIN', request: { userId, screenName: nick, subscribeNotice: false }, reply: (o) => (outcome = o) });
+  if (outcome?.code === 807) {
+    // Already in: an XMPP client re-sends presence to the room for status changes.
+    return void send(services, occupantPresenceStanza(services, groupId, { userId, screenName: nick, subscribeNotice: false }, fullJid, { self: true }));
+  }
+  if (!outcome || !('joined' in outcome)) {
+    const [type, condition] = JOIN_ERRORS[outcome?.code ?? 500] ?? ['cancel', 'not-allowed'];
+    return roomError(services, node, type, condition, outcome && 'description' in outcome ? outcome.description : undefined);
+  }
+  occupantJids.set(occupantKey(groupId, userId), fullJid);
+  const self = outcome.joined.find((j) => j.userId === userId)!;
+  for (const other of outcome.joined) if (other.userId !== userId) send(services, occupantPresenceStanza(services, groupId, other, fullJid));
+  send(services, occupantPresenceStanza(services, groupId, self, fullJid, { self: true }));
+  const topic = services.groups.get(groupId)?.properties['Topic'] ?? '';
+  send(services, xml('message', NS.server, { from: roomJidOf(groupId), to: fullJid, type: 'groupchat', id: newId() }, xml('subject', NS.server, {}, topic)));
+}
+
+/** A group message (or a private one to `toNick`) from an XMPP occupant. */
+function groupMessage(services: Services, groupId: string, userId: string, body: string, node: XmlNode, toNick: string | undefined): void {
+  const actor = services.router.group(groupId)!;
+  let outcome: MessageOutcome | undefined;
+  actor.send({ type: 'MESSAGE', from: userId, ...(toNick !== undefined ? { toScreenName: toNick } : {}), reply: (o) => (outcome = o) });
+  if (!outcome || !('recipients' in outcome)) {
+    const code = outcome?.code ?? 500;
+    return roomError(services, node, code === 808 ? 'cancel' : 'modify', code === 808 ? 'not-acceptable' : code === 812 ? 'not-allowed' : 'item-not-found', outcome && 'description' in outcome ? outcome.description : undefined);
+  }
+  deliverToGroup(services, {
+    groupId,
+    sender: userId,
+    senderScreenName: outcome.senderScreenName,
+    recipients: outcome.recipients,
+    ...(toNick !== undefined ? { recipientScreenName: outcome.recipients[0]!.screenName } : {}),
+    contentType: 'text/plain',
+    content: Buffer.from(body, 'utf8'),
+    binary: false,
+  });
+  // MUC reflects a group message to its sender too (that is how clients know it went out).
+  if (toNick === undefined) {
+    send(services, xml('message', NS.server, { from: `${roomJidOf(groupId)}/${outcome.senderScreenName}`, to: node.attrs['from'], type: 'groupchat', id: node.attrs['id'] ?? newId() }, xml('body', NS.server, {}, body)));
+  }
+}
+
+export interface GroupDeliveryRequest {
+  groupId: string;
+  sender: string;
+  senderScreenName: string;
+  /** Everyone it goes to (local phones and XMPP occupants). */
+  recipients: JoinedUser[];
+  recipientScreenName?: string;
+  contentType: string;
+  content: Buffer;
+  binary: boolean;
+}
+
+/** Hooks set by the messaging feature (it stores group messages for phones), to avoid an import cycle. */
+export const groupDelivery: { storeForPhones?: (services: Services, request: GroupDeliveryRequest, phones: string[]) => void; textFor?: (services: Services, contentType: string, content: Buffer, binary: boolean) => string } = {};
+
+/** Deliver a group message: stored for the phones among the recipients, sent to the XMPP occupants. */
+export function deliverToGroup(services: Services, request: GroupDeliveryRequest): void {
+  const phones = request.recipients.filter((r) => services.config.domains.includes(r.userId.slice(r.userId.lastIndexOf('@') + 1))).map((r) => r.userId);
+  if (phones.length) groupDelivery.storeForPhones?.(services, request, phones);
+  sendToOccupants(services, request);
+}
+
+/** The XMPP occupants among a group message's recipients get it from room/sender-nickname. */
+export function sendToOccupants(services: Services, request: GroupDeliveryRequest): void {
+  if (!services.xmpp) return;
+  const occupants = request.recipients.filter((r) => services.xmpp!.isRemote(r.userId.slice(r.userId.lastIndexOf('@') + 1)));
+  if (occupants.length === 0) return;
+  const body = groupDelivery.textFor?.(services, request.contentType, request.content, request.binary) ?? request.content.toString('utf8');
+  const from = `${roomJidOf(request.groupId)}/${request.senderScreenName}`;
+  const type = request.recipientScreenName !== undefined ? 'chat' : 'groupchat';
+  for (const o of occupants) {
+    send(services, xml('message', NS.server, { from, to: fullJidOf(request.groupId, o.userId), type, id: newId() }, xml('body', NS.server, {}, body), type === 'chat' && xml('x', NS.mucUser)));
+  }
+}
+
+/** Members joined or left (or the group closed): the XMPP occupants see it as occupant presence. */
+export function occupantsChanged(services: Services, groupId: string, audience: JoinedUser[], change: { joined?: JoinedUser[]; left?: JoinedUser[] }): void {
+  if (!services.xmpp) return;
+  for (const member of audience) {
+    if (!services.xmpp.isRemote(member.userId.slice(member.userId.lastIndexOf('@') + 1))) continue;
+    const to = fullJidOf(groupId, member.userId);
+    for (const j of change.joined ?? []) send(services, occupantPresenceStanza(services, groupId, j, to));
+    for (const l of change.left ?? []) send(services, occupantPresenceStanza(services, groupId, l, to, { leaving: true }));
+  }
+}
+
+/** An XMPP occupant was removed (kicked, rejected, group deleted): their client is told they are out. */
+export function occupantRemoved(services: Services, groupId: string, userId: string, screenName: string | undefined): void {
+  if (!services.xmpp || !services.xmpp.isRemote(userId.slice(userId.lastIndexOf('@') + 1))) return;
+  const to = fullJidOf(groupId, userId);
+  occupantJids.delete(occupantKey(groupId, userId));
+  send(services, occupantPresenceStanza(services, groupId, { userId, screenName: screenName ?? 'you', subscribeNotice: false }, to, { self: true, leaving: true }));
+}
+
