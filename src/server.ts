@@ -128,6 +128,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const notYet = [config.ssp && 'ssp'].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these configured features are not implemented yet and are ignored');
   const bound = http.address();
+  services.httpPort = bound.port;
   const stcp = cir.stcp?.address();
   log.info(
     {

@@ -42,6 +42,8 @@ export interface Services {
   cir: CirService;
   /** XMPP server-to-server federation; undefined when the xmpp config key is absent. */
   xmpp: XmppFederation | undefined;
+  /** The port the HTTP adapter is bound to (differs from config http.port when that is 0). */
+  httpPort?: number;
   /** Media for people who cannot take it inline, served as download links. */
   content: ContentStore;
   xmppReceipts: XmppReceiptStore;

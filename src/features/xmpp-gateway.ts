@@ -23,6 +23,7 @@ import { refusesSender } from './block-lists.ts';
 import { reportResult } from './delivery.ts';
 import { notifyWatcher, publish, storeAttributes } from './presence.ts';
 import { policyOf, requestAuthorization, visibleAttributes } from './authorization.ts';
+import { groupIdOfRoom, handleRoomStanza } from './xmpp-groups.ts';
 
 // ── Addresses ───────────────────────────────────────────────────────────────────────────────
 
@@ -81,8 +82,8 @@ export interface OutgoingImpsMessage {
   deliveryReport: boolean;
 }
 
-/** The text an XMPP user reads: text as is; anything else stored and linked (content store). */
-function bodyFor(services: Services, message: OutgoingImpsMessage): { body: string; url?: string } {
+/** The text an XMPP user reads: text as is; anything else stored and linked (content store). Also used for group messages to MUC occupants. */
+export function bodyFor(services: Services, message: Pick<OutgoingImpsMessage, 'contentType' | 'content' | 'binary'>): { body: string; url?: string } {
   const type = message.contentType.split(';')[0]!.trim().toLowerCase();
   if (!message.binary && (type === 'text/plain' || type === '')) return { body: message.content.toString('utf8') };
   if (!message.binary && type === 'text/html') return { body: htmlToText(message.content.toString('utf8')) };
@@ -95,10 +96,10 @@ function bodyFor(services: Services, message: OutgoingImpsMessage): { body: stri
 
 const describe = (type: string) => (type.startsWith('image/') ? 'A picture' : type.startsWith('audio/') ? 'A sound' : type.startsWith('video/') ? 'A video' : 'A file');
 
-/** Where this server's HTTP is reached from outside (config http.publicUrl). */
+/** Where this server's HTTP is reached from outside: config http.publicUrl, else the first domain on the bound port. */
 export function publicBase(services: Services): string {
   const { http, domains } = services.config;
-  const base = http.publicUrl ?? `http://${domains[0]}:${http.port}/`;
+  const base = http.publicUrl ?? `http://${domains[0]}:${services.httpPort ?? http.port}/`;
   return base.endsWith('/') ? base : base + '/';
 }
 
@@ -200,12 +201,24 @@ export function sendSubscriptionToXmpp(services: Services, from: string, to: str
 /** A stanza from an authenticated peer to one of our domains. */
 export function handleXmppStanza(services: Services, node: XmlNode): void {
   try {
+
     if (node.name === 'message') receiveMessage(services, node);
     else if (node.name === 'presence') receivePresence(services, node);
     else if (node.name === 'iq') receiveIq(services, node);
   } catch (err) {
     services.log.error({ err, stanza: node.name }, 'XMPP stanza failed');
   }
+}
+
+/**
+ * Stanzas to one of our groups' room JIDs are MUC traffic (xmpp-groups.ts), not a user's: they
+ * go there first, before the user handling bounces groupchat messages.
+ */
+function routeToRoom(services: Services, node: XmlNode): boolean {
+  const to = parseJid(node.attrs['to']);
+  const from = parseJid(node.attrs['from']);
+  if (!to || !from || groupIdOfRoom(services, to) === undefined) return false;
+  return handleRoomStanza(services, node, from, to);
 }
 
 /** An error answer to a stanza (RFC 6120 §8.3), unless the stanza was an error itself. */

@@ -71,6 +71,11 @@ export class IncomingStream {
       reply(h.version ? '1.0' : undefined);
       return this.connection.fail('invalid-namespace', `this is a server-to-server port (${NS.server})`);
     }
+    // A pre-1.0 (dialback-era) server may leave out 'to': its db:result names the domains.
+    if (!to && !h.version) {
+      if (h.from) this.claimed = h.from.toLowerCase();
+      return reply();
+    }
     if (!to || !this.options.localDomains.includes(to)) {
       reply(h.version ? '1.0' : undefined);
       return this.connection.fail('host-unknown', `${to ?? '(no to)'} is not served here`);

@@ -64,11 +64,13 @@ const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
 /**
  * Serialise an element whose parent's default namespace is `parentNs`. The namespace is
- * declared where it changes; dialback elements use the stream's "db:" prefix.
+ * declared where it changes; dialback and stream elements use the header's "db:" and "stream:" prefixes.
  */
 export function serialize(node: XmlNode, parentNs: string = NS.server): string {
-  const dialback = node.ns === NS.dialback;
-  const tag = dialback ? `db:${node.name}` : node.name;
+  // Stream-level elements (<stream:features>) and dialback ones keep the header's prefixes.
+  const prefix = node.ns === NS.dialback ? 'db' : node.ns === NS.stream ? 'stream' : undefined;
+  const dialback = prefix !== undefined;
+  const tag = prefix ? `${prefix}:${node.name}` : node.name;
   let out = `<${tag}`;
   if (!dialback && node.ns !== parentNs) out += ` xmlns="${escapeAttr(node.ns)}"`;
   for (const [k, v] of Object.entries(node.attrs)) out += ` ${k}="${escapeAttr(v.replace(NOT_XML, ''))}"`;
