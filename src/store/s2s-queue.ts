@@ -1,6 +1,7 @@
 // Stanzas waiting for a federation link (issue 8): durable, in order per (local, remote)
-// domain pair, until the link is up and they are written to it, or until they expire (the IMPS
-// sender of an expired message is told).
+// domain pair, until the peer has confirmed taking them (the answer to a ping written after
+// them, see federation.ts), or until they expire (the IMPS sender of an expired message is
+// told). A stanza written to a stream that dies before that answer is written again.
 import type { Db } from './db.ts';
 import { durably } from './db.ts';
 
@@ -63,6 +64,7 @@ export class S2sQueue {
   private readonly insert;
   private readonly selectForLink;
   private readonly deleteOne;
+  private readonly deleteUpTo;
   private readonly selectExpired;
   private readonly selectLinks;
   private readonly countForLink;
@@ -72,10 +74,11 @@ export class S2sQueue {
       `INSERT INTO s2s_queue (local_domain, remote_domain, stanza, created_at, expires_at, message_id, sender, recipient, delivery_report, content_type, content_size)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.selectForLink = db.prepare<[string, string, number, number], Row>(
-      'SELECT * FROM s2s_queue WHERE local_domain = ? AND remote_domain = ? AND expires_at > ? ORDER BY seq LIMIT ?',
+    this.selectForLink = db.prepare<[string, string, number, number, number], Row>(
+      'SELECT * FROM s2s_queue WHERE local_domain = ? AND remote_domain = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?',
     );
     this.deleteOne = db.prepare('DELETE FROM s2s_queue WHERE seq = ?');
+    this.deleteUpTo = db.prepare('DELETE FROM s2s_queue WHERE local_domain = ? AND remote_domain = ? AND seq <= ?');
     this.selectExpired = db.prepare<[number, number], Row>('SELECT * FROM s2s_queue WHERE expires_at <= ? ORDER BY seq LIMIT ?');
     this.selectLinks = db.prepare<[], { local_domain: string; remote_domain: string }>('SELECT DISTINCT local_domain, remote_domain FROM s2s_queue');
     this.countForLink = db.prepare<[string, string], { n: number }>('SELECT COUNT(*) AS n FROM s2s_queue WHERE local_domain = ? AND remote_domain = ?');
@@ -101,14 +104,14 @@ export class S2sQueue {
     else run();
   }
 
-  /** The next stanzas for a link, oldest first (expired ones excluded). */
-  next(localDomain: string, remoteDomain: string, now: number, limit: number): QueuedStanza[] {
-    return this.selectForLink.all(localDomain, remoteDomain, now, limit).map(toQueued);
+  /** The next stanzas for a link after `afterSeq` (what this stream has not written yet), oldest first, expired ones excluded. */
+  next(localDomain: string, remoteDomain: string, afterSeq: number, now: number, limit: number): QueuedStanza[] {
+    return this.selectForLink.all(localDomain, remoteDomain, afterSeq, now, limit).map(toQueued);
   }
 
-  /** A stanza was written to its link. */
-  sent(seq: number): void {
-    this.deleteOne.run(seq);
+  /** The peer confirmed it took every stanza of the link up to `seq`. */
+  confirmed(localDomain: string, remoteDomain: string, seq: number): void {
+    this.deleteUpTo.run(localDomain, remoteDomain, seq);
   }
 
   count(localDomain: string, remoteDomain: string): number {

@@ -6,7 +6,8 @@
 //
 // Covered both ways: non-ASCII messages, delivery receipts (XEP-0184 ⇄ DeliveryReport), an
 // error for an unknown user (531), presence, subscription request / approval / removal, a
-// phone's picture as a download link; Prosody restarted while messages wait; Village restarted;
+// phone's picture as a download link; Prosody restarted while messages wait, and crashed with
+// messages written but unread (written again: delivery is confirmed by a ping); Village restarted;
 // a peer with a bad dialback key refused; Village with an untrusted certificate refused by a
 // secure Prosody. Missing Prosody fails with the install command; nothing here skips.
 import { after, before, describe, test } from 'node:test';
@@ -326,6 +327,26 @@ for (const mode of PROSODY_MODES) {
         // And the other way over the new link.
         frank.sendMessage('quinn@imps.test', 'wieder da ✓');
         assert.equal((await phone.message('wv:frank@xmpp.test')).text, 'wieder da ✓');
+      }));
+
+    test('Prosody crashed with our messages unread: they are written again, none lost', () =>
+      withLogs(async () => {
+        const phone = await new TestPhone(server, 'ursula').login();
+        let frank = await xmppUser('frank');
+        sentMessageId(await phone.request(sendText('wv:frank@xmpp.test', 'Link steht')));
+        await frank.waitFor(messageFrom('ursula@imps.test', 'Link steht'), WAIT_MS, 'the first message');
+        await frank.close();
+
+        // Frozen, Prosody leaves what we write in its socket unread; then it dies with it.
+        prosody.freeze();
+        const unread = ['ungelesen 1 ✉', 'ungelesen 2 ✉'];
+        for (const text of unread) sentMessageId(await phone.request(sendText('wv:frank@xmpp.test', text)));
+        await sleep(500);
+        await prosody.crash();
+        await prosody.restart();
+
+        frank = await xmppUser('frank');
+        for (const text of unread) await frank.waitFor(messageFrom('ursula@imps.test', text), 30_000, `"${text}"`);
       }));
 
     test('Village restarted: the links come back both ways', () =>

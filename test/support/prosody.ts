@@ -173,6 +173,19 @@ export class Prosody {
     clearTimeout(timer);
   }
 
+  /** Freeze Prosody (SIGSTOP): its sockets stay open, but it reads nothing more. */
+  freeze(): void {
+    if (this.child && this.running) this.child.kill('SIGSTOP');
+  }
+
+  /** Kill Prosody outright (SIGKILL), as a crash would; restart() brings it back. */
+  async crash(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** Stop and start again: same config, ports, accounts and data. */
   async restart(): Promise<void> {
     await this.stop();

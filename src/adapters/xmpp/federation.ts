@@ -2,6 +2,7 @@
 // open to us, one link actor per (local domain, remote domain) for our streams to them, the
 // durable queue between, our TLS identity and dialback keys. What stanzas mean for IMPS users
 // is src/features/xmpp-gateway.ts's business; this module moves them.
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createActor } from 'xstate';
 import type { Config } from '../../config.ts';
@@ -10,10 +11,10 @@ import type { S2sQueue, CarriedMessage, QueuedStanza } from '../../store/s2s-que
 import { peerMachine, type PeerActor } from '../../../actors/xmpp-peer.ts';
 import { DialbackKeys } from './dialback.ts';
 import { IncomingStream } from './incoming.ts';
-import { openOutgoing, verifyDialbackKey, type OutgoingOptions } from './outgoing.ts';
+import { openOutgoing, verifyDialbackKey, type OpenStream, type OutgoingOptions } from './outgoing.ts';
 import { resolveTargets } from './resolve.ts';
 import { tlsIdentity, type TlsIdentity } from './tls.ts';
-import { serialize, type XmlNode } from './xml.ts';
+import { NS, serialize, xml, type XmlNode } from './xml.ts';
 
 export interface FederationHooks {
   /** A stanza from an authenticated peer to one of our domains. */
@@ -24,6 +25,8 @@ export interface FederationHooks {
 const STEP_TIMEOUT_MS = 15_000;
 /** A link with nothing to send closes after this long. */
 const IDLE_CLOSE_MS = 10 * 60_000;
+/** How long a barrier ping may go unanswered on an open stream (see flush). */
+const BARRIER_TIMEOUT_MS = 60_000;
 /** Stanzas written per round, so one busy link cannot hold the event loop. */
 const FLUSH_BATCH = 200;
 
@@ -34,6 +37,10 @@ export class XmppFederation {
   private readonly links = new Map<string, PeerActor>();
   private readonly incoming = new Set<IncomingStream>();
   private readonly sockets = new Set<Socket>();
+  /** Pings written after a batch, by id: the answer confirms the link's stanzas up to upToSeq. */
+  private readonly barriers = new Map<string, { local: string; remote: string; upToSeq: number; timer: NodeJS.Timeout }>();
+  /** Per link: the stream being written and the last seq written to it (a new stream starts over). */
+  private readonly cursors = new Map<string, { stream: OpenStream; seq: number }>();
 
   private constructor(
     private readonly config: Config,
@@ -101,16 +108,7 @@ export class XmppFederation {
         idleCloseMs: IDLE_CLOSE_MS,
         hasQueued: () => this.queue.count(local, remote) > 0,
         establish: (progress) => this.establish(local, remote, progress),
-        flush: (stream) => {
-          let written = 0;
-          for (const item of this.queue.next(local, remote, this.now(), FLUSH_BATCH)) {
-            if (!stream.connection.isOpen) return false;
-            stream.connection.send(item.stanza);
-            this.queue.sent(item.seq);
-            written++;
-          }
-          return written === FLUSH_BATCH;
-        },
+        flush: (stream) => this.flush(local, remote, stream),
       },
     });
     actor.subscribe({ error: (err) => (this.log.error({ err, local, remote }, 'XMPP link actor failed'), this.links.delete(key)) });
@@ -119,7 +117,57 @@ export class XmppFederation {
     return actor;
   }
 
+  /**
+   * Write what the link's current stream has not written yet, then a ping: its answer (result or
+   * error, RFC 6120 requires one) comes after the peer processed everything before it, since a
+   * stream's stanzas are handled in order. Only then do the stanzas leave the queue; a stream
+   * that dies first has them written again on the next one (at least once, never lost).
+   * Returns true when there may be more to write.
+   */
+  private flush(local: string, remote: string, stream: OpenStream): boolean {
+    const key = `${local} ${remote}`;
+    let cursor = this.cursors.get(key);
+    if (!cursor || cursor.stream !== stream) this.cursors.set(key, (cursor = { stream, seq: 0 }));
+    const items = this.queue.next(local, remote, cursor.seq, this.now(), FLUSH_BATCH);
+    for (const item of items) {
+      if (!stream.connection.isOpen) return false;
+      stream.connection.send(item.stanza);
+      cursor.seq = item.seq;
+    }
+    if (items.length > 0 && stream.connection.isOpen) this.sendBarrier(local, remote, stream, cursor.seq);
+    return items.length === FLUSH_BATCH;
+  }
+
+  private sendBarrier(local: string, remote: string, stream: OpenStream, upToSeq: number): void {
+    const id = `village-ack-${randomBytes(9).toString('base64url')}`;
+    // A peer that never answers: after a while on a stream still open, take the stanzas as delivered
+    // rather than write them again and again.
+    const timer = setTimeout(() => {
+      if (!this.barriers.delete(id)) return;
+      if (stream.connection.isOpen) {
+        this.log.warn({ local, remote }, 'XMPP peer did not answer a ping: taking the stanzas before it as delivered');
+        this.queue.confirmed(local, remote, upToSeq);
+      }
+    }, BARRIER_TIMEOUT_MS);
+    timer.unref();
+    this.barriers.set(id, { local, remote, upToSeq, timer });
+    stream.connection.send(serialize(xml('iq', NS.server, { type: 'get', id, from: local, to: remote }, xml('ping', NS.ping))));
+  }
+
+  /** An iq answer from a peer: when it answers one of our barrier pings, what came before it is delivered. */
+  private barrierAnswered(node: XmlNode, link: { local: string; remote: string }): boolean {
+    if (node.name !== 'iq' || (node.attrs['type'] !== 'result' && node.attrs['type'] !== 'error')) return false;
+    const barrier = this.barriers.get(node.attrs['id'] ?? '');
+    if (!barrier || barrier.local !== link.local || barrier.remote !== link.remote) return false;
+    this.barriers.delete(node.attrs['id']!);
+    clearTimeout(barrier.timer);
+    this.queue.confirmed(barrier.local, barrier.remote, barrier.upToSeq);
+    return true;
+  }
+
   async close(): Promise<void> {
+    for (const barrier of this.barriers.values()) clearTimeout(barrier.timer);
+    this.barriers.clear();
     for (const actor of this.links.values()) {
       actor.getSnapshot().context.stream?.connection.close('server shutting down');
       actor.stop();
@@ -175,7 +223,9 @@ export class XmppFederation {
       keys: this.keys,
       log: this.log,
       verifyKey: (local, remote, id, key) => this.verifyKey(local, remote, id, key),
-      stanza: (node, link) => this.hooks.stanza(node, link),
+      stanza: (node, link) => {
+        if (!this.barrierAnswered(node, link)) this.hooks.stanza(node, link);
+      },
       authenticated: (local, remote, method) => this.log.info({ local, remote, method }, 'XMPP peer authenticated'),
     });
     this.incoming.add(stream);

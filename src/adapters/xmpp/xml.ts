@@ -18,6 +18,7 @@ export const NS = {
   muc: 'http://jabber.org/protocol/muc',
   mucUser: 'http://jabber.org/protocol/muc#user',
   chatStates: 'http://jabber.org/protocol/chatstates',
+  ping: 'urn:xmpp:ping',
 } as const;
 
 export interface XmlNode {
