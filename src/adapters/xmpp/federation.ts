@@ -32,15 +32,28 @@ const FLUSH_BATCH = 200;
 
 export type XmppConfig = NonNullable<Config['xmpp']>;
 
+/** How far a link's current stream has written and had confirmed; the ping out, if any. */
+interface StreamCursor {
+  local: string;
+  remote: string;
+  stream: OpenStream;
+  /** The last queue seq written to this stream. */
+  seq: number;
+  /** The last seq the peer confirmed (by answering a ping) on this stream. */
+  confirmedSeq: number;
+  /** The id of the ping out, if one is. */
+  barrier: string | undefined;
+}
+
 
 export class XmppFederation {
   private readonly links = new Map<string, PeerActor>();
   private readonly incoming = new Set<IncomingStream>();
   private readonly sockets = new Set<Socket>();
-  /** Pings written after a batch, by id: the answer confirms the link's stanzas up to upToSeq. */
-  private readonly barriers = new Map<string, { local: string; remote: string; upToSeq: number; timer: NodeJS.Timeout }>();
-  /** Per link: the stream being written and the last seq written to it (a new stream starts over). */
-  private readonly cursors = new Map<string, { stream: OpenStream; seq: number }>();
+  /** Pings written after stanzas, by id: the answer confirms the link's stanzas up to upToSeq. */
+  private readonly barriers = new Map<string, { cursor: StreamCursor; upToSeq: number; timer: NodeJS.Timeout }>();
+  /** Per link: the stream being written and how far (a new stream starts over). */
+  private readonly cursors = new Map<string, StreamCursor>();
 
   private constructor(
     private readonly config: Config,
@@ -122,46 +135,58 @@ export class XmppFederation {
    * error, RFC 6120 requires one) comes after the peer processed everything before it, since a
    * stream's stanzas are handled in order. Only then do the stanzas leave the queue; a stream
    * that dies first has them written again on the next one (at least once, never lost).
-   * Returns true when there may be more to write.
+   * One ping is out per stream at a time, covering whatever was written before it: a burst of
+   * messages costs one round trip, not one each. Returns true when there may be more to write.
    */
   private flush(local: string, remote: string, stream: OpenStream): boolean {
     const key = `${local} ${remote}`;
     let cursor = this.cursors.get(key);
-    if (!cursor || cursor.stream !== stream) this.cursors.set(key, (cursor = { stream, seq: 0 }));
+    if (!cursor || cursor.stream !== stream) this.cursors.set(key, (cursor = { local, remote, stream, seq: 0, confirmedSeq: 0, barrier: undefined }));
     const items = this.queue.next(local, remote, cursor.seq, this.now(), FLUSH_BATCH);
     for (const item of items) {
       if (!stream.connection.isOpen) return false;
       stream.connection.send(item.stanza);
       cursor.seq = item.seq;
     }
-    if (items.length > 0 && stream.connection.isOpen) this.sendBarrier(local, remote, stream, cursor.seq);
+    if (items.length > 0 && cursor.barrier === undefined) this.sendBarrier(cursor);
     return items.length === FLUSH_BATCH;
   }
 
-  private sendBarrier(local: string, remote: string, stream: OpenStream, upToSeq: number): void {
+  private sendBarrier(cursor: StreamCursor): void {
+    const { local, remote, stream } = cursor;
+    if (!stream.connection.isOpen || cursor.seq <= cursor.confirmedSeq) return;
     const id = `village-ack-${randomBytes(9).toString('base64url')}`;
-    // A peer that never answers: after a while on a stream still open, take the stanzas as delivered
-    // rather than write them again and again.
+    const upToSeq = cursor.seq;
+    // A peer that never answers: after a while on a stream still open, take the stanzas as
+    // delivered rather than write them again and again.
     const timer = setTimeout(() => {
-      if (!this.barriers.delete(id)) return;
-      if (stream.connection.isOpen) {
-        this.log.warn({ local, remote }, 'XMPP peer did not answer a ping: taking the stanzas before it as delivered');
-        this.queue.confirmed(local, remote, upToSeq);
-      }
+      if (!this.barriers.delete(id) || !stream.connection.isOpen) return;
+      this.log.warn({ local, remote }, 'XMPP peer did not answer a ping: taking the stanzas before it as delivered');
+      this.confirm(cursor, upToSeq);
     }, BARRIER_TIMEOUT_MS);
     timer.unref();
-    this.barriers.set(id, { local, remote, upToSeq, timer });
+    cursor.barrier = id;
+    this.barriers.set(id, { cursor, upToSeq, timer });
     stream.connection.send(serialize(xml('iq', NS.server, { type: 'get', id, from: local, to: remote }, xml('ping', NS.ping))));
+  }
+
+  /** The stanzas up to upToSeq are with the peer: out of the queue; a ping for any written since. */
+  private confirm(cursor: StreamCursor, upToSeq: number): void {
+    this.queue.confirmed(cursor.local, cursor.remote, upToSeq);
+    cursor.confirmedSeq = Math.max(cursor.confirmedSeq, upToSeq);
+    cursor.barrier = undefined;
+    this.sendBarrier(cursor);
   }
 
   /** An iq answer from a peer: when it answers one of our barrier pings, what came before it is delivered. */
   private barrierAnswered(node: XmlNode, link: { local: string; remote: string }): boolean {
     if (node.name !== 'iq' || (node.attrs['type'] !== 'result' && node.attrs['type'] !== 'error')) return false;
-    const barrier = this.barriers.get(node.attrs['id'] ?? '');
-    if (!barrier || barrier.local !== link.local || barrier.remote !== link.remote) return false;
-    this.barriers.delete(node.attrs['id']!);
+    const id = node.attrs['id'] ?? '';
+    const barrier = this.barriers.get(id);
+    if (!barrier || barrier.cursor.local !== link.local || barrier.cursor.remote !== link.remote) return false;
+    this.barriers.delete(id);
     clearTimeout(barrier.timer);
-    this.queue.confirmed(barrier.local, barrier.remote, barrier.upToSeq);
+    this.confirm(barrier.cursor, barrier.upToSeq);
     return true;
   }
 
