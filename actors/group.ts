@@ -117,7 +117,7 @@ export const groupMachine = setup({
       const joined = context.joined.filter((j) => j.userId !== event.userId);
       enqueue.assign({ joined, carriedOver: context.carriedOver.filter((u) => u !== event.userId) });
       // Someone removed (kicked, rejected, group closing) is told with a LeaveGroup-Response.
-      if (event.notify) enqueue(() => leaveGroupNotice(view(context), event.userId, event.notify!.code, event.notify!.description));
+      if (event.notify) enqueue(() => leaveGroupNotice(view(context), event.userId, event.notify!.code, event.notify!.description, leaving.screenName));
       enqueue(() => groupChangeNotice(view(context), joined, { left: [leaving] }));
       if (event.reply) enqueue(() => event.reply!(true));
     }),
@@ -158,7 +158,7 @@ export const groupMachine = setup({
 
     close: ({ context, event }) => {
       if (event.type !== 'DELETE') return;
-      for (const j of context.joined) if (j.userId !== event.by) leaveGroupNotice(view(context), j.userId, 800, 'The group has been deleted');
+      for (const j of context.joined) if (j.userId !== event.by) leaveGroupNotice(view(context), j.userId, 800, 'The group has been deleted', j.screenName);
       context.services.groups.delete(context.groupId);
       event.reply();
     },

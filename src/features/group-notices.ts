@@ -10,6 +10,7 @@ import type { JoinedUser } from '../store/groups.ts';
 import { displayAddress, type AddressStyle } from '../csp/address.ts';
 import type { SessionView } from './types.ts';
 import { groupAddress, groupPropertiesElement, showsIds } from './group-properties.ts';
+import { occupantRemoved, occupantsChanged } from './xmpp-groups.ts';
 
 export interface GroupView {
   services: Services;
@@ -46,16 +47,24 @@ function changeNotice(view: GroupView, session: SessionView, change: { joined?: 
   return el('GroupChangeNotice', [leaf('GroupID', groupAddress(groupId, session.addressStyle)), joined, left, properties]);
 }
 
-/** Tell the joined users who subscribed to notices about a change. */
+/**
+ * Tell the joined users who subscribed to notices about a change. XMPP occupants always see
+ * members come and go, as occupant presence (a MUC has no notice subscription).
+ */
 export function groupChangeNotice(view: GroupView, audience: JoinedUser[], change: { joined?: JoinedUser[]; left?: JoinedUser[]; properties?: string[] }): void {
   for (const member of audience) {
     if (!member.subscribeNotice) continue;
     view.services.router.deliverToUser(member.userId, { key: `group-notice:${view.groupId}:${++serial}`, render: (session) => changeNotice(view, session, change) });
   }
+  if (change.joined?.length || change.left?.length) occupantsChanged(view.services, view.groupId, audience, change);
 }
 
-/** Tell a user they are out of a group (removed, rejected, or the group was deleted). */
-export function leaveGroupNotice(view: GroupView, userId: string, code: number, description: string): void {
+/**
+ * Tell a user they are out of a group (removed, rejected, or the group was deleted); an XMPP
+ * occupant gets its own unavailable presence from `screenName`, its nickname in the room.
+ */
+export function leaveGroupNotice(view: GroupView, userId: string, code: number, description: string, screenName?: string): void {
+  occupantRemoved(view.services, view.groupId, userId, screenName);
   view.services.router.deliverToUser(userId, {
     key: `group-left:${view.groupId}`,
     render: (session) => el('LeaveGroup-Response', [leaf('GroupID', groupAddress(view.groupId, session.addressStyle)), result(code, description)]),

@@ -24,6 +24,8 @@ import {
   welcomeNoteElement,
 } from './group-properties.ts';
 import { mapping } from './group-notices.ts';
+import { isXmppUser } from './xmpp-gateway.ts';
+import { isLiveOccupant } from './xmpp-groups.ts';
 
 function groupIdOf(request: CspElement, session: SessionView, services: Services): string {
   return parseGroupId(requireText(request, 'GroupID'), session.user, services.config.domains);
@@ -284,13 +286,18 @@ export function leaveGroupsOf(services: Services, userId: string): void {
 
 /**
  * The rejoin grace after a start is over: users still joined from before the restart who have
- * not logged in since leave their groups (the others are told, as for a logout).
+ * not logged in since leave their groups (the others are told, as for a logout). XMPP users
+ * have no sessions here: those who joined since the start stay; the others are told they are
+ * out, since their clients still think they are in the room.
  */
 export function releaseAbsentJoinedUsers(services: Services): number {
   let released = 0;
   for (const { groupId, userId } of services.groups.everyJoined()) {
     if (services.router.sessionsOf(userId).length > 0) continue;
-    services.router.group(groupId)?.send({ type: 'LEAVE', userId });
+    if (isXmppUser(services, userId)) {
+      if (isLiveOccupant(groupId, userId)) continue;
+      services.router.group(groupId)?.send({ type: 'LEAVE', userId, notify: { code: 200, description: 'The server restarted; join again' } });
+    } else services.router.group(groupId)?.send({ type: 'LEAVE', userId });
     released++;
   }
   if (released) services.log.info({ released }, 'users joined before the restart who did not come back left their groups');

@@ -17,7 +17,9 @@ import { acknowledgeMessage, contentData, messageInfo, rejectDelivery } from './
 import { groupActor } from './groups.ts';
 import { parseGroupId } from './group-properties.ts';
 import type { MessageOutcome } from '../../actors/group.ts';
-import { isXmppUser, sendMessageToXmpp, xmppResource } from './xmpp-gateway.ts';
+import type { JoinedUser } from '../store/groups.ts';
+import { bodyFor, isXmppUser, sendMessageToXmpp, xmppResource } from './xmpp-gateway.ts';
+import { groupDelivery, sendToOccupants, type GroupDeliveryRequest } from './xmpp-groups.ts';
 
 /** Most MessageInfo entries one GetMessageList-Response carries. */
 const MAX_LISTED = 100;
@@ -67,7 +69,10 @@ interface GroupDelivery {
   groupId: string;
   senderScreenName: string;
   recipientScreenName?: string;
+  /** Phones (local users) it is stored for. */
   recipients: string[];
+  /** XMPP users joined to the group (MUC occupants), who get it as a groupchat message. */
+  occupants: JoinedUser[];
 }
 
 function resolveRecipients(services: Services, session: SessionView, recipientEl: CspElement, content: Content): Destinations {
@@ -109,8 +114,9 @@ function resolveRecipients(services: Services, session: SessionView, recipientEl
       }
       // Members who cannot take it (blocked the sender, full queue, content) silently miss it:
       // a group does not tell its members about each other.
-      const recipients = outcome.recipients.map((r) => r.userId).filter((id) => !refusal(services, sender, id, content));
-      groups.push({ groupId, senderScreenName: outcome.senderScreenName, ...(toScreenName !== undefined ? { recipientScreenName: outcome.recipients[0]!.screenName } : {}), recipients });
+      const occupants = outcome.recipients.filter((r) => isXmppUser(services, r.userId));
+      const recipients = outcome.recipients.filter((r) => !isXmppUser(services, r.userId)).map((r) => r.userId).filter((id) => !refusal(services, sender, id, content));
+      groups.push({ groupId, senderScreenName: outcome.senderScreenName, ...(toScreenName !== undefined ? { recipientScreenName: outcome.recipients[0]!.screenName } : {}), recipients, occupants });
     } catch (err) {
       if (!(err instanceof CspError)) throw err;
       failures.add(err.code, entity);
@@ -140,7 +146,7 @@ function store(
   accepted: string[],
   validitySeconds: number | undefined,
   deliveryReport: boolean,
-  group?: Omit<GroupDelivery, 'recipients'>,
+  group?: Omit<GroupDelivery, 'recipients' | 'occupants'>,
 ): string {
   const messageId = newMessageId();
   const now = services.now();
@@ -165,6 +171,30 @@ function store(
   services.log.info({ sender, messageId, recipients: accepted.length, bytes: content.bytes.length, contentType: content.contentType }, 'message stored');
   return messageId;
 }
+
+/**
+ * A group message: stored once for the phones joined (delivery reports are for one-to-one
+ * messages), sent to the XMPP occupants from room/sender-screen-name. Returns its MessageID.
+ */
+function deliverGroupMessage(services: Services, sender: string, content: Content, g: GroupDelivery, validitySeconds: number | undefined): string {
+  const { recipients, occupants, ...group } = g;
+  const messageId = recipients.length ? store(services, sender, content, recipients, validitySeconds, false, group) : newMessageId();
+  sendToOccupants(services, { ...group, sender, recipients: occupants, contentType: content.contentType, content: content.bytes, binary: content.binary });
+  return messageId;
+}
+
+/** A group message from an XMPP occupant, for the phones joined: stored like a phone's group message. */
+function storeGroupMessageForPhones(services: Services, request: GroupDeliveryRequest, phones: string[]): void {
+  const content: Content = { contentType: request.contentType, bytes: request.content, binary: request.binary };
+  const accepted = phones.filter((id) => !refusal(services, request.sender, id, content));
+  if (accepted.length === 0) return;
+  const { groupId, senderScreenName, recipientScreenName } = request;
+  store(services, request.sender, content, accepted, undefined, false, { groupId, senderScreenName, ...(recipientScreenName !== undefined ? { recipientScreenName } : {}) });
+}
+
+// xmpp-groups.ts cannot import this module (it would be a cycle); it reaches the phones through these hooks.
+groupDelivery.storeForPhones = storeGroupMessageForPhones;
+groupDelivery.textFor = (services, contentType, content, binary) => bodyFor(services, { contentType, content, binary }).body;
 
 /** Queue a message for users on XMPP servers (durably); the same MessageID as its local copies, if any. */
 function sendOverXmpp(services: Services, session: SessionView, content: Content, recipients: string[], validitySeconds: number | undefined, deliveryReport: boolean, messageId = newMessageId()): string {
@@ -199,8 +229,7 @@ export const sendMessage: PrimitiveHandler = (request, session, services) => {
   const ids: string[] = [];
   if (accepted.length) ids.push(store(services, session.user.id, content, accepted, validity, report));
   if (remote.length) ids.push(sendOverXmpp(services, session, content, remote, validity, report, ids[0]));
-  // A group message is stored once per group, for everyone joined (delivery reports are for one-to-one messages).
-  for (const g of groups) ids.push(store(services, session.user.id, content, g.recipients, validity, false, g));
+  for (const g of groups) ids.push(deliverGroupMessage(services, session.user.id, content, g, validity));
   const succeeded = accepted.length + remote.length + groups.length;
   return { response: el('SendMessage-Response', [failures.result(session.version, succeeded), leaf('MessageID', ids[0])]) };
 };
@@ -257,7 +286,7 @@ export const forwardMessage: PrimitiveHandler = (request, session, services) => 
   const ids: string[] = [];
   if (accepted.length) ids.push(store(services, session.user.id, content, accepted, undefined, false));
   if (remote.length) ids.push(sendOverXmpp(services, session, content, remote, undefined, false, ids[0]));
-  for (const g of groups) ids.push(store(services, session.user.id, content, g.recipients, undefined, false, g));
+  for (const g of groups) ids.push(deliverGroupMessage(services, session.user.id, content, g, undefined));
   const messageId = ids[0];
   const outcome = failures.result(session.version, accepted.length + remote.length + groups.length);
   // 1.3 answers with the new message's id; earlier versions with a Status.

@@ -201,7 +201,7 @@ export function sendSubscriptionToXmpp(services: Services, from: string, to: str
 /** A stanza from an authenticated peer to one of our domains. */
 export function handleXmppStanza(services: Services, node: XmlNode): void {
   try {
-
+    if (routeToRoom(services, node)) return;
     if (node.name === 'message') receiveMessage(services, node);
     else if (node.name === 'presence') receivePresence(services, node);
     else if (node.name === 'iq') receiveIq(services, node);

@@ -14,7 +14,7 @@
 // moderation commands (kick/ban/voice via iq), history on join, disco#items of rooms,
 // invitations (XEP-0249 / mediated). Those get a service-unavailable error.
 import { randomBytes } from 'node:crypto';
-import { NS, childText, xml, type XmlNode } from '../adapters/xmpp/xml.ts';
+import { NS, childElements, childText, findChild, xml, type XmlNode } from '../adapters/xmpp/xml.ts';
 import type { Services } from '../services.ts';
 import type { JoinedUser, Privilege } from '../store/groups.ts';
 import type { JoinOutcome, MessageOutcome } from '../../actors/group.ts';
@@ -39,6 +39,9 @@ export function groupIdOfRoom(services: Services, jid: Jid): string | undefined 
 const occupantJids = new Map<string, string>();
 const occupantKey = (groupId: string, userId: string) => `${groupId} ${userId}`;
 const fullJidOf = (groupId: string, userId: string) => occupantJids.get(occupantKey(groupId, userId)) ?? userId;
+
+/** Whether an XMPP user joined the group since this process started (we know where its room traffic goes). */
+export const isLiveOccupant = (groupId: string, userId: string) => occupantJids.has(occupantKey(groupId, userId));
 
 const newId = () => randomBytes(9).toString('base64url');
 
@@ -104,13 +107,16 @@ export function handleRoomStanza(services: Services, node: XmlNode, from: Jid, t
   }
   const userId = `${from.local}@${from.domain}`;
   const fullJid = node.attrs['from']!;
+  if (node.attrs['type'] === 'error') {
+    dropGhost(services, groupId, userId, fullJid, node);
+    return true;
+  }
   if (node.name === 'presence') {
     if (node.attrs['type'] === 'unavailable') {
-      actor.send({ type: 'LEAVE', userId });
-      occupantJids.delete(occupantKey(groupId, userId));
+      leave(services, groupId, userId);
       return true;
     }
-    if (node.attrs['type'] === 'error' || node.attrs['type']) return true;
+    if (node.attrs['type']) return true; // subscriptions and probes: a room has no roster
     const nick = to.resource?.trim();
     if (!nick) {
       roomError(services, node, 'modify', 'jid-malformed', 'Join with a nickname: room@domain/nick');
@@ -121,7 +127,12 @@ export function handleRoomStanza(services: Services, node: XmlNode, from: Jid, t
   }
   if (node.name === 'message') {
     const body = childText(node, 'body');
-    if (node.attrs['type'] === 'error' || body === undefined || body === '') return true;
+    if (childText(node, 'subject') !== undefined && !body) {
+      // The Topic is a group property; phones' admins set it.
+      roomError(services, node, 'auth', 'forbidden', 'The topic is set from the group\'s phones');
+      return true;
+    }
+    if (body === undefined || body === '') return true; // chat states and the like
     if (node.attrs['type'] === 'groupchat') groupMessage(services, groupId, userId, body, node, undefined);
     else if (to.resource) groupMessage(services, groupId, userId, body, node, to.resource);
     else roomError(services, node, 'modify', 'bad-request', 'Send group messages with type groupchat');
@@ -136,8 +147,10 @@ function join(services: Services, groupId: string, userId: string, fullJid: stri
   let outcome: JoinOutcome | undefined;
   actor.send({ type: 'JOIN', request: { userId, screenName: nick, subscribeNotice: false }, reply: (o) => (outcome = o) });
   if (outcome?.code === 807) {
-    // Already in: an XMPP client re-sends presence to the room for status changes.
-    return void send(services, occupantPresenceStanza(services, groupId, { userId, screenName: nick, subscribeNotice: false }, fullJid, { self: true }));
+    // Already in: an XMPP client re-sends presence to the room for status changes. A new
+    // nickname is not taken (no nick changes); the answer names the one the group knows.
+    const current = joinedEntry(services, groupId, userId) ?? { userId, screenName: nick, subscribeNotice: false };
+    return void send(services, occupantPresenceStanza(services, groupId, current, fullJid, { self: true }));
   }
   if (!outcome || !('joined' in outcome)) {
     const [type, condition] = JOIN_ERRORS[outcome?.code ?? 500] ?? ['cancel', 'not-allowed'];
@@ -149,6 +162,35 @@ function join(services: Services, groupId: string, userId: string, fullJid: stri
   send(services, occupantPresenceStanza(services, groupId, self, fullJid, { self: true }));
   const topic = services.groups.get(groupId)?.properties['Topic'] ?? '';
   send(services, xml('message', NS.server, { from: roomJidOf(groupId), to: fullJid, type: 'groupchat', id: newId() }, xml('subject', NS.server, {}, topic)));
+}
+
+/** Who a user is in the group now, if joined. */
+function joinedEntry(services: Services, groupId: string, userId: string): JoinedUser | undefined {
+  return services.router.group(groupId)?.getSnapshot().context.joined.find((j) => j.userId === userId);
+}
+
+/** An XMPP occupant leaves: the others are told by the group; the leaver gets its own unavailable presence (110). */
+function leave(services: Services, groupId: string, userId: string): void {
+  const entry = joinedEntry(services, groupId, userId);
+  services.router.group(groupId)?.send({ type: 'LEAVE', userId });
+  if (entry) occupantRemoved(services, groupId, userId, entry.screenName);
+  else occupantJids.delete(occupantKey(groupId, userId));
+}
+
+/** Errors that say an occupant's resource is gone (Prosody's mod_muc kicks occupants on these too). */
+const GONE_CONDITIONS = new Set(['gone', 'item-not-found', 'recipient-unavailable', 'redirect', 'remote-server-not-found', 'remote-server-timeout', 'service-unavailable']);
+
+/**
+ * An error from the very resource that joined, saying it is gone: it is taken out rather than
+ * left as a ghost occupant that every group message bounces off.
+ */
+function dropGhost(services: Services, groupId: string, userId: string, fullJid: string, node: XmlNode): void {
+  if (occupantJids.get(occupantKey(groupId, userId)) !== fullJid) return;
+  const condition = childElements(findChild(node, 'error')).find((c) => c.ns === NS.stanzaErrors && c.name !== 'text')?.name;
+  if (!condition || !GONE_CONDITIONS.has(condition)) return;
+  occupantJids.delete(occupantKey(groupId, userId));
+  services.router.group(groupId)?.send({ type: 'LEAVE', userId });
+  services.log.info({ group: groupId, occupant: userId, condition }, 'XMPP occupant is gone; taken out of the group');
 }
 
 /** A group message (or a private one to `toNick`) from an XMPP occupant. */
