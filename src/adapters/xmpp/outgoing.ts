@@ -187,7 +187,8 @@ export async function openOutgoing(options: OutgoingOptions): Promise<OpenStream
     }
     const canDialback = !header.version || findChild(features, 'dialback', NS.dialbackFeature) !== undefined || header.dialback;
     if (!canDialback) throw new NegotiationError(`${options.remoteDomain} offers neither SASL EXTERNAL for us nor dialback`, false);
-    if (!header.id) throw new NegotiationError(`${options.remoteDomain} gave its stream no id: dialback impossible`, false);
+    // An empty id (some old servers) still keys dialback: the peer verifies with the same ''.
+    if (header.id === undefined) throw new NegotiationError(`${options.remoteDomain} gave its stream no id: dialback impossible`, false);
     const key = options.keys.key(options.remoteDomain, options.localDomain, header.id);
     connection.send(xml('result', NS.dialback, { from: options.localDomain, to: options.remoteDomain }, key));
     for (;;) {

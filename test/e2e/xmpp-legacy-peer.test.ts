@@ -1,0 +1,176 @@
+// XMPP federation with a pre-1.0 server (issue 8): a Google-Talk-era peer "old.test" whose
+// streams carry no version (so no stream features, no TLS, no SASL) and which authenticates by
+// Server Dialback only, each side verifying the other's key over a fresh connection
+// (XEP-0220 §2.1.2). No real server of that age is packaged any more, so a scripted peer on a
+// real TCP port stands in for it; Village is the real server process. Both directions:
+// a phone's message to carl@old.test, and carl's message to the phone.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { TestServer } from '../support/server.ts';
+import { Phone, resultCode } from '../support/phone.ts';
+
+const WAIT_MS = 10_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const HEADER_OPEN = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'`;
+
+/** One TCP connection's text so far, and waiting for a pattern in it. */
+class Conversation {
+  text = '';
+  constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (this.text += chunk));
+    socket.on('error', () => {});
+  }
+
+  send(data: string): void {
+    this.socket.write(data);
+  }
+
+  async until(pattern: RegExp, what: string): Promise<RegExpExecArray> {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const m = pattern.exec(this.text);
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${WAIT_MS} ms; received: ${this.text}`);
+      await sleep(20);
+    }
+  }
+}
+
+/**
+ * The old server's s2s port. Village connects here twice: with its own stream (to deliver, a
+ * db:result to answer) and, when we authenticate to Village, to verify our key (a db:verify).
+ */
+class LegacyPeer {
+  readonly conversations: Conversation[] = [];
+  /** Stream ids we gave Village's streams, and the dialback key Village sent on each. */
+  readonly keysFromVillage = new Map<string, string>();
+  private counter = 0;
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<LegacyPeer> {
+    const server = createServer();
+    const peer = new LegacyPeer(server);
+    server.on('connection', (socket) => peer.converse(new Conversation(socket)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return peer;
+  }
+
+  get port(): number {
+    return (this.server.address() as { port: number }).port;
+  }
+
+  /** Answer each header version-less (pre-1.0: no features), then whatever dialback comes. */
+  private async converse(c: Conversation): Promise<void> {
+    this.conversations.push(c);
+    try {
+      await c.until(/<stream:stream[^>]*>/, 'a stream header');
+      const id = `legacy-${++this.counter}`;
+      c.send(`${HEADER_OPEN} from='old.test' id='${id}'>`);
+      const first = await c.until(/<db:(result|verify)\b[^>]*>([^<]*)<\/db:\1>/, 'a dialback element');
+      if (first[1] === 'result') {
+        // Village wants to send to old.test: remember its key; the test verifies it with Village.
+        this.keysFromVillage.set(id, first[2]!);
+      } else {
+        // Village verifies the key we sent on our stream to it: it is ours.
+        const verifyId = /\sid=['"]([^'"]*)['"]/.exec(first[0])![1];
+        c.send(`<db:verify from='old.test' to='imps.test' id='${verifyId}' type='valid'/>`);
+      }
+    } catch {
+      c.socket.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conversations) c.socket.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** A connection of ours to Village's s2s port. */
+async function connectToVillage(port: number): Promise<Conversation> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return new Conversation(socket);
+}
+
+describe('XMPP federation with a pre-1.0 (dialback-only) server', () => {
+  let peer: LegacyPeer;
+  let server: TestServer;
+  let phone: Phone;
+
+  before(async () => {
+    peer = await LegacyPeer.start();
+    server = await TestServer.start({
+      config: { domains: ['imps.test'], xmpp: { host: '127.0.0.1', port: 0, routes: { 'old.test': `127.0.0.1:${peer.port}` } } },
+    });
+    phone = new Phone(server, { version: '1.2' });
+    assert.equal(resultCode(await phone.loginPassword('alice', 'pw')), 200);
+  });
+
+  after(async () => {
+    await server?.dispose();
+    await peer?.close();
+  });
+
+  test('a phone’s message reaches the old server once it verified our key over a fresh connection', async () => {
+    const text = 'Grüße an die alte Welt ✓';
+    const answer = await phone.sendText('wv:carl@old.test', text);
+    assert.equal(resultCode(answer), 200);
+
+    // Village connected and sent its key for the stream id we gave it.
+    const deadline = Date.now() + WAIT_MS;
+    while (peer.keysFromVillage.size === 0 && Date.now() < deadline) await sleep(20);
+    const [[streamId, key]] = [...peer.keysFromVillage] as [[string, string]];
+    const village = peer.conversations[0]!;
+    assert.match(village.text, /<stream:stream[^>]*\sxmlns:db=['"]jabber:server:dialback['"]/, 'Village declares dialback in its header');
+
+    // As a receiving server does: ask Village (the authoritative server) over a fresh connection.
+    const verifier = await connectToVillage(server.xmppPort!);
+    verifier.send(`${HEADER_OPEN} to='imps.test' from='old.test'>`);
+    await verifier.until(/<stream:stream[^>]*>/, 'Village’s header');
+    verifier.send(`<db:verify from='old.test' to='imps.test' id='${streamId}'>${key}</db:verify>`);
+    await verifier.until(/<db:verify[^>]*type=['"]valid['"]/, 'Village confirming its key');
+    // A forged key is not confirmed.
+    verifier.send(`<db:verify from='old.test' to='imps.test' id='${streamId}'>${'0'.repeat(64)}</db:verify>`);
+    await verifier.until(/<db:verify[^>]*type=['"]invalid['"]/, 'Village denying a key it did not send');
+    verifier.socket.destroy();
+
+    village.send(`<db:result from='old.test' to='imps.test' type='valid'/>`);
+    const message = await village.until(/<message\b[^>]*>.*?<\/message>/s, 'the message');
+    assert.match(message[0], /to=['"]carl@old\.test['"]/);
+    assert.match(message[0], /from=['"]alice@imps\.test\/village-/);
+    assert.ok(message[0].includes(`<body>${text}</body>`), `the text: ${message[0]}`);
+  });
+
+  test('the old server’s message reaches the phone after Village verified its key', async () => {
+    // A pre-1.0 stream without 'to' (the dialback element names the domains).
+    const ours = await connectToVillage(server.xmppPort!);
+    ours.send(`${HEADER_OPEN} from='old.test'>`);
+    const header = await ours.until(/<stream:stream[^>]*>/, 'Village’s header');
+    const streamId = /\sid=['"]([^'"]+)['"]/.exec(header[0])?.[1];
+    assert.ok(streamId, 'Village gives the stream an id');
+    assert.doesNotMatch(header[0], /\sversion=/, 'and answers a version-less peer version-less');
+    await sleep(100);
+    assert.doesNotMatch(ours.text, /features/, 'no stream features for a pre-1.0 peer');
+
+    const before = peer.conversations.length;
+    ours.send(`<db:result from='old.test' to='imps.test'>0123456789abcdef</db:result>`);
+    await ours.until(/<db:result[^>]*type=['"]valid['"]/, 'Village accepting our key');
+    assert.ok(peer.conversations.length > before, 'Village asked old.test over a connection of its own');
+
+    const text = 'Antwort aus der alten Welt ☺';
+    ours.send(`<message from='carl@old.test/desk' to='alice@imps.test' type='chat' id='m1'><body>${text}</body></message>`);
+    let got: { sender: string; text: string }[] = [];
+    for (let i = 0; i < 50 && got.length === 0; i++) {
+      got = await phone.receiveAll();
+      if (got.length === 0) await sleep(100);
+    }
+    assert.deepEqual(got.map((m) => [m.sender, m.text]), [['wv:carl@old.test', text]]);
+    ours.socket.destroy();
+  });
+});
