@@ -136,6 +136,56 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
     return { 'Access-Control-Allow-Origin': corsOrigins.has('*') ? '*' : origin, Vary: 'Origin', 'Access-Control-Expose-Headers': 'Content-Length' };
   };
 
+  /** GET and HEAD: SHTTP CIR polls, the content store, /healthz, and a word about this server. */
+  const handleGet = (req: IncomingMessage, res: ServerResponse): void => {
+    // SHTTP CIR: 200 when something waits for the session, 204 when not (never a body).
+    const cirToken = /\/cir\/([A-Za-z0-9_-]{16,64})$/.exec(req.url?.split('?')[0] ?? '')?.[1];
+    if (cirToken) {
+      const code = services.cir.shttpPoll(cirToken);
+      if (code === 404) return plain(res, 404, 'No such CIR URL: the session has ended; log in again');
+      res.writeHead(code, { 'Content-Length': 0, 'Cache-Control': 'no-store' });
+      res.end();
+      return;
+    }
+    // The content store: media sent to XMPP users, behind an unguessable, expiring token.
+    const contentToken = /\/content\/([A-Za-z0-9_-]{20,64})$/.exec(req.url?.split('?')[0] ?? '')?.[1];
+    if (contentToken) {
+      const item = services.content.get(contentToken, services.now());
+      if (!item) return plain(res, 404, 'No such content: the link is wrong or has expired');
+      res.writeHead(200, {
+        'Content-Type': servableContentType(item.contentType),
+        'Content-Length': item.data.length,
+        'Cache-Control': 'private, max-age=3600',
+        'X-Content-Type-Options': 'nosniff',
+        // Shown as a download, never rendered as a page of this server (it could be HTML or SVG).
+        'Content-Disposition': 'attachment',
+        'Content-Security-Policy': "default-src 'none'; sandbox",
+      });
+      res.end(req.method === 'HEAD' ? undefined : item.data);
+      return;
+    }
+    if (req.url === '/healthz') {
+      const json = Buffer.from(
+        JSON.stringify({
+          status: 'ok',
+          sessions: services.router.sessionCount(),
+          stcpConnections: services.cir.stcp?.boundCount() ?? 0,
+          // CIR wake-ups by method and outcome, e.g. {"STCP sent": 12, "WAPSMS failed": 1}.
+          cir: Object.fromEntries(services.cir.counts),
+        }) + '\n',
+      );
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': json.length });
+      res.end(req.method === 'HEAD' ? undefined : json);
+      return;
+    }
+    plain(
+      res,
+      200,
+      `${config.service.name}: an OMA IMPS (Wireless Village) CSP 1.1-1.3 server.\n` +
+        `Point your phone's IM server address at this URL; CSP is POSTed here.`,
+    );
+  };
+
   const server = createServer((req, res) => {
     inFlight.add(res);
     res.on('close', () => inFlight.delete(res));
@@ -176,52 +226,13 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       return;
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
-      // SHTTP CIR: 200 when something waits for the session, 204 when not (never a body).
-      const cirToken = /\/cir\/([A-Za-z0-9_-]{16,64})$/.exec(req.url?.split('?')[0] ?? '')?.[1];
-      if (cirToken) {
-        const code = services.cir.shttpPoll(cirToken);
-        if (code === 404) return plain(res, 404, 'No such CIR URL: the session has ended; log in again');
-        res.writeHead(code, { 'Content-Length': 0, 'Cache-Control': 'no-store' });
-        res.end();
-        return;
+      try {
+        handleGet(req, res);
+      } catch (err) {
+        log.error({ err, url: req.url?.split('?')[0] }, 'unexpected failure answering a GET');
+        if (!res.headersSent) plain(res, 500, 'Internal server error');
+        else res.destroy();
       }
-      // The content store: media sent to XMPP users, behind an unguessable, expiring token.
-      const contentToken = /\/content\/([A-Za-z0-9_-]{20,64})$/.exec(req.url?.split('?')[0] ?? '')?.[1];
-      if (contentToken) {
-        const item = services.content.get(contentToken, services.now());
-        if (!item) return plain(res, 404, 'No such content: the link is wrong or has expired');
-        res.writeHead(200, {
-          'Content-Type': item.contentType,
-          'Content-Length': item.data.length,
-          'Cache-Control': 'private, max-age=3600',
-          'X-Content-Type-Options': 'nosniff',
-          // Shown as a download, never rendered as a page of this server (it could be HTML or SVG).
-          'Content-Disposition': 'attachment',
-          'Content-Security-Policy': "default-src 'none'; sandbox",
-        });
-        res.end(req.method === 'HEAD' ? undefined : item.data);
-        return;
-      }
-      if (req.url === '/healthz') {
-        const json = Buffer.from(
-          JSON.stringify({
-            status: 'ok',
-            sessions: services.router.sessionCount(),
-            stcpConnections: services.cir.stcp?.boundCount() ?? 0,
-            // CIR wake-ups by method and outcome, e.g. {"STCP sent": 12, "WAPSMS failed": 1}.
-            cir: Object.fromEntries(services.cir.counts),
-          }) + '\n',
-        );
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': json.length });
-        res.end(req.method === 'HEAD' ? undefined : json);
-        return;
-      }
-      plain(
-        res,
-        200,
-        `${config.service.name}: an OMA IMPS (Wireless Village) CSP 1.1-1.3 server.\n` +
-          `Point your phone's IM server address at this URL; CSP is POSTed here.`,
-      );
       return;
     }
     plain(res, 405, 'Method not allowed: CSP is POSTed', { Allow: 'GET, HEAD, POST, OPTIONS' });
@@ -283,4 +294,17 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
       resolve(adapter);
     });
   });
+}
+
+/** RFC 9110 media-type syntax (type/subtype and parameters, quoted strings included), visible ASCII only. */
+const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=([!#$%&'*+.^_`|~0-9A-Za-z-]+|"([\x20\x21\x23-\x5B\x5D-\x7E]|\\[\x20-\x7E])*"))*$/;
+
+/**
+ * The Content-Type a stored item is served with: the phone's own, when it is a well-formed
+ * media type; anything else (line breaks, non-ASCII file names) would be an invalid header,
+ * so it is served as plain bytes.
+ */
+export function servableContentType(contentType: string): string {
+  const trimmed = contentType.trim();
+  return trimmed.length <= 200 && MEDIA_TYPE.test(trimmed) ? trimmed : 'application/octet-stream';
 }

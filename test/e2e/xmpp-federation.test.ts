@@ -275,16 +275,7 @@ for (const mode of PROSODY_MODES) {
       withLogs(async () => {
         const erin = await xmppUser('erin');
         const phone = await new TestPhone(server, 'paula').login();
-        sentMessageId(await phone.request(el('SendMessage-Request', [
-          leaf('DeliveryReport', false),
-          el('MessageInfo', [
-            leaf('ContentType', 'image/png'),
-            leaf('ContentEncoding', 'BASE64'),
-            leaf('ContentSize', PNG.length),
-            el('Recipient', [el('User', [leaf('UserID', 'wv:erin@xmpp.test')])]),
-          ]),
-          leaf('ContentData', PNG.toString('base64')),
-        ])));
+        sentMessageId(await phone.request(picture('wv:erin@xmpp.test', 'image/png')));
         const got = await erin.waitFor(messageFrom('paula@imps.test'), WAIT_MS, 'the picture');
         const oob = xmlText(childOf(childOf(got, 'x', NS_OOB)!, 'url', NS_OOB));
         assert.ok(oob, 'the link is also given as jabber:x:oob');
@@ -305,6 +296,15 @@ for (const mode of PROSODY_MODES) {
         const unknown = await request(new URL(`/content/${'x'.repeat(32)}`, server.url));
         await unknown.body.dump();
         assert.equal(unknown.statusCode, 404, 'an unknown token is not found');
+
+        // A content type no HTTP header can carry (a non-ASCII file name) is served as bytes.
+        sentMessageId(await phone.request(picture('wv:erin@xmpp.test', 'image/png; name="Dorf – 日本.png"')));
+        const second = await erin.waitFor(messageFrom('paula@imps.test'), WAIT_MS, 'the second picture');
+        const link = new URL(xmlText(childOf(childOf(second, 'x', NS_OOB)!, 'url', NS_OOB)));
+        const served = await request(new URL(link.pathname, server.url));
+        assert.equal(served.statusCode, 200);
+        assert.equal(served.headers['content-type'], 'application/octet-stream');
+        assert.deepEqual(Buffer.from(await served.body.arrayBuffer()), PNG);
       }));
 
     test('Prosody restarted: messages sent meanwhile wait, and arrive once the link is back', () =>
@@ -423,6 +423,20 @@ function sendText(to: string, text: string, extra: { deliveryReport?: boolean } 
     leaf('DeliveryReport', extra.deliveryReport ?? false),
     el('MessageInfo', [leaf('ContentType', 'text/plain'), leaf('ContentSize', Buffer.byteLength(text, 'utf8')), el('Recipient', [el('User', [leaf('UserID', to)])])]),
     leaf('ContentData', text),
+  ]);
+}
+
+/** A SendMessage of the PNG, BASE64, under the given ContentType. */
+function picture(to: string, contentType: string): CspElement {
+  return el('SendMessage-Request', [
+    leaf('DeliveryReport', false),
+    el('MessageInfo', [
+      leaf('ContentType', contentType),
+      leaf('ContentEncoding', 'BASE64'),
+      leaf('ContentSize', PNG.length),
+      el('Recipient', [el('User', [leaf('UserID', to)])]),
+    ]),
+    leaf('ContentData', PNG.toString('base64')),
   ]);
 }
 

@@ -3,7 +3,10 @@
 // then the stream's end. A restarted stream (after STARTTLS or SASL) gets a fresh parser.
 //
 // Hostile input is bounded: no DOCTYPE, entity declarations or processing instructions
-// (RFC 6120 §11.1 restricted XML), a size limit per top-level element and a depth limit.
+// (RFC 6120 §11.1 restricted XML), a depth limit, and a size limit on everything between two
+// boundaries (the header's end, a top-level element's end, text between stanzas): whatever
+// saxes holds in memory — a tag that never ends, an endless header, megabytes of whitespace —
+// is counted, not only what arrives inside a stanza.
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { StringDecoder } from 'node:string_decoder';
 import { NS, type XmlNode } from './xml.ts';
@@ -36,7 +39,8 @@ export class StreamParser {
   private parser!: SaxesParser<{ xmlns: true }>;
   private decoder = new StringDecoder('utf8');
   private stack: XmlNode[] = [];
-  private elementBytes = 0;
+  /** Bytes written since the last boundary (see above); what the parser may be holding. */
+  private bytesSinceBoundary = 0;
   private failed = false;
 
   constructor(
@@ -50,7 +54,7 @@ export class StreamParser {
   reset(): void {
     this.decoder = new StringDecoder('utf8');
     this.stack = [];
-    this.elementBytes = 0;
+    this.bytesSinceBoundary = 0;
     this.failed = false;
     const parser = new SaxesParser({ xmlns: true });
     parser.on('doctype', () => this.fail('restricted-xml', 'DOCTYPE is not allowed in XMPP'));
@@ -66,10 +70,8 @@ export class StreamParser {
   write(chunk: Buffer): void {
     if (this.failed) return;
     try {
-      if (this.stack.length > 1) {
-        this.elementBytes += chunk.length;
-        if (this.elementBytes > this.limits.maxElementBytes) this.fail('policy-violation', `a stanza larger than ${this.limits.maxElementBytes} bytes`);
-      }
+      this.bytesSinceBoundary += chunk.length;
+      if (this.bytesSinceBoundary > this.limits.maxElementBytes) this.fail('policy-violation', `more than ${this.limits.maxElementBytes} bytes without a complete stanza`);
       this.parser.write(this.decoder.write(chunk));
     } catch (err) {
       // fail() throws to stop saxes mid-chunk; anything else saxes threw is ill-formed input.
@@ -100,6 +102,7 @@ export class StreamParser {
         if (v !== undefined) header[key] = v;
       }
       this.stack.push({ name: 'stream', ns: NS.stream, attrs: {}, children: [] });
+      this.bytesSinceBoundary = 0;
       this.handlers.header(header);
       return;
     }
@@ -110,14 +113,17 @@ export class StreamParser {
       attrs[a.prefix === 'xml' ? `xml:${a.local}` : a.local] = a.value;
     }
     const node: XmlNode = { name: tag.local, ns: tag.uri, attrs, children: [] };
-    if (this.stack.length === 1) this.elementBytes = 0;
-    else this.stack.at(-1)!.children.push(node);
+    if (this.stack.length > 1) this.stack.at(-1)!.children.push(node);
     this.stack.push(node);
   }
 
   private text(text: string): void {
-    // Whitespace between stanzas is a keep-alive, not content.
-    if (this.failed || this.stack.length <= 1) return;
+    if (this.failed) return;
+    if (this.stack.length <= 1) {
+      // Whitespace between stanzas is a keep-alive, not content; saxes has let go of it now.
+      this.bytesSinceBoundary = 0;
+      return;
+    }
     const parent = this.stack.at(-1)!;
     const last = parent.children.at(-1);
     if (typeof last === 'string') parent.children[parent.children.length - 1] = last + text;
@@ -129,6 +135,9 @@ export class StreamParser {
     const node = this.stack.pop();
     if (!node) return;
     if (this.stack.length === 0) this.handlers.end();
-    else if (this.stack.length === 1) this.handlers.element(node);
+    else if (this.stack.length === 1) {
+      this.bytesSinceBoundary = 0;
+      this.handlers.element(node);
+    }
   }
 }
