@@ -8,6 +8,9 @@
 //     └──── nothing queued ◀──── backoff (2 s, 4 s, … 5 min) ◀──CLOSED──── open (flush on entry and on
 //     └──────────────────────────── idle close after a quiet while ◀───────────  every KICK)
 //
+// A stream that closes within STABLE_STREAM_MS of opening (or over an unanswered ping) counts
+// as a failure and goes through the back-off too; a stream that lasted reconnects at once.
+//
 // The peer's stanzas arrive on the stream it opened to us (src/adapters/xmpp/incoming.ts):
 // server-to-server streams carry one direction each.
 import { setup, assign, and, fromCallback, type ActorRefFrom } from 'xstate';
@@ -15,6 +18,9 @@ import type { Logger } from '../src/log.ts';
 import type { OpenStream } from '../src/adapters/xmpp/outgoing.ts';
 
 export type EstablishStep = 'resolved' | 'connected' | 'secured' | 'authenticating';
+
+/** The close reason of a stream dropped because the peer did not answer a ping (federation.ts). */
+export const UNANSWERED_PING = 'the peer did not answer a ping';
 
 export interface PeerInput {
   local: string;
@@ -37,11 +43,20 @@ export type PeerEvent =
 
 interface PeerContext extends PeerInput {
   stream: OpenStream | undefined;
+  /** When the current stream opened (ms). */
+  openedAt: number;
+  /** Attempts in a row that failed, or streams that did not last (the back-off grows with it). */
   failures: number;
   lastError: string | undefined;
 }
 
 const BACKOFF_MAX_MS = 5 * 60_000;
+/**
+ * A stream that closes sooner than this after opening did not work out (a peer that refuses a
+ * stanza of ours with a stream error, say): reconnect after the back-off, not at once, so a
+ * link cannot spin.
+ */
+const STABLE_STREAM_MS = 30_000;
 
 export const peerMachine = setup({
   types: { context: {} as PeerContext, events: {} as PeerEvent, input: {} as PeerInput },
@@ -71,6 +86,9 @@ export const peerMachine = setup({
     somethingQueued: ({ context }) => context.hasQueued(),
     /** A close of the current stream (an older stream closing late must not take the link down). */
     currentStream: ({ context, event }) => event.type === 'CLOSED' && event.stream === context.stream,
+    /** The stream closed soon after it opened, or because the peer left a ping of ours unanswered. */
+    troubled: ({ context, event }) =>
+      event.type === 'CLOSED' && (Date.now() - context.openedAt < STABLE_STREAM_MS || event.reason === UNANSWERED_PING),
     step: ({ event }, step: EstablishStep) => event.type === 'STEP' && event.step === step,
   },
   actions: {
@@ -94,7 +112,7 @@ export const peerMachine = setup({
   },
 }).createMachine({
   id: 'xmppPeer',
-  context: ({ input }) => ({ ...input, stream: undefined, failures: 0, lastError: undefined }),
+  context: ({ input }) => ({ ...input, stream: undefined, openedAt: 0, failures: 0, lastError: undefined }),
   initial: 'idle',
   states: {
     idle: {
@@ -111,7 +129,7 @@ export const peerMachine = setup({
         authenticating: {},
       },
       on: {
-        OPENED: { target: 'open', actions: assign({ stream: ({ event }) => event.stream, failures: 0, lastError: undefined }) },
+        OPENED: { target: 'open', actions: assign({ stream: ({ event }) => event.stream, openedAt: () => Date.now(), lastError: undefined }) },
         FAILED: {
           target: 'backoff',
           actions: [assign({ failures: ({ context }) => context.failures + 1, lastError: ({ event }) => event.message }), 'logFailed'],
@@ -131,8 +149,13 @@ export const peerMachine = setup({
       },
       on: {
         CLOSED: [
-          { guard: and(['currentStream', 'somethingQueued']), target: 'establishing', actions: 'logClosed' },
-          { guard: 'currentStream', target: 'idle', actions: 'logClosed' },
+          {
+            guard: and(['currentStream', 'troubled']),
+            target: 'backoff',
+            actions: [assign({ failures: ({ context }) => context.failures + 1, lastError: ({ event }) => (event.type === 'CLOSED' ? event.reason : undefined) }), 'logClosed'],
+          },
+          { guard: and(['currentStream', 'somethingQueued']), target: 'establishing', actions: [assign({ failures: 0 }), 'logClosed'] },
+          { guard: 'currentStream', target: 'idle', actions: [assign({ failures: 0 }), 'logClosed'] },
         ],
       },
     },

@@ -220,7 +220,9 @@ export function subscribe(services: Services, watcher: string, target: string, a
   services.presence.subscribe({ watcher, target, ...(attributes ? { attributes } : {}), ...(viaList ? { viaList } : {}) }, services.now());
   if (isXmppUser(services, target)) {
     // The XMPP user's server asks them; their "subscribed" and presence come back as stanzas.
-    if (services.presence.grant(target, watcher)?.state !== 'granted') sendSubscriptionToXmpp(services, watcher, target, 'subscribe');
+    // Sent even when they once approved: their server may have dropped it since (after our
+    // unsubscribe, say), and one that still holds it answers "subscribed" at once.
+    sendSubscriptionToXmpp(services, watcher, target, 'subscribe');
   } else requestAuthorization(services, target, watcher, attributes);
   notifyWatcher(services, target, watcher, undefined);
 }

@@ -48,7 +48,8 @@ const domainOf = (userId: string) => userId.slice(userId.lastIndexOf('@') + 1);
 
 /** Whether an IMPS user id lives on a server we reach over XMPP. */
 export function isXmppUser(services: Services, userId: string): boolean {
-  return services.xmpp !== undefined && services.xmpp.isRemote(domainOf(userId));
+  // One "@" only: a local part cannot hold one, so "a@b@xmpp.test" is nobody's JID.
+  return services.xmpp !== undefined && userId.indexOf('@') === userId.lastIndexOf('@') && services.xmpp.isRemote(domainOf(userId));
 }
 
 const stanzaId = () => randomBytes(9).toString('base64url');
@@ -82,19 +83,32 @@ export interface OutgoingImpsMessage {
   deliveryReport: boolean;
 }
 
-/** The text an XMPP user reads: text as is; anything else stored and linked (content store). Also used for group messages to MUC occupants. */
+/**
+ * Text longer than this goes as a link too: servers cap s2s stanzas (Prosody at 512 KiB, and we
+ * at 256 KiB), and a stanza a peer refuses with a stream error would block its link.
+ */
+const MAX_INLINE_TEXT_BYTES = 64 * 1024;
+
+/**
+ * The text an XMPP user reads: text as is (HTML reduced to text); anything else, or text too
+ * long for a stanza, stored and linked (content store). Also used for group messages to MUC occupants.
+ */
 export function bodyFor(services: Services, message: Pick<OutgoingImpsMessage, 'contentType' | 'content' | 'binary'>): { body: string; url?: string } {
   const type = message.contentType.split(';')[0]!.trim().toLowerCase();
-  if (!message.binary && (type === 'text/plain' || type === '')) return { body: message.content.toString('utf8') };
-  if (!message.binary && type === 'text/html') return { body: htmlToText(message.content.toString('utf8')) };
+  const inline = message.content.length <= MAX_INLINE_TEXT_BYTES;
+  if (inline && !message.binary && (type === 'text/plain' || type === '')) return { body: message.content.toString('utf8') };
+  if (inline && !message.binary && type === 'text/html') return { body: htmlToText(message.content.toString('utf8')) };
   const token = randomBytes(24).toString('base64url');
   const now = services.now();
-  services.content.put(token, message.contentType, message.content, now, now + services.config.content.validity * 1000);
+  // Text content is held as UTF-8: say so, or a browser guesses the charset.
+  const storedType = !message.binary && !/;\s*charset=/i.test(message.contentType) ? `${type || 'text/plain'}; charset=utf-8` : message.contentType;
+  services.content.put(token, storedType, message.content, now, now + services.config.content.validity * 1000);
   const url = new URL(`content/${token}`, publicBase(services)).toString();
   return { body: `${describe(type)} (${message.content.length} bytes): ${url}`, url };
 }
 
-const describe = (type: string) => (type.startsWith('image/') ? 'A picture' : type.startsWith('audio/') ? 'A sound' : type.startsWith('video/') ? 'A video' : 'A file');
+const describe = (type: string) =>
+  type.startsWith('image/') ? 'A picture' : type.startsWith('audio/') ? 'A sound' : type.startsWith('video/') ? 'A video' : type.startsWith('text/') || type === '' ? 'A long text' : 'A file';
 
 /** Where this server's HTTP is reached from outside: config http.publicUrl, else the first domain on the bound port. */
 export function publicBase(services: Services): string {
@@ -316,7 +330,7 @@ function receivePresence(services: Services, node: XmlNode): void {
   switch (type) {
     case undefined:
     case 'unavailable':
-      return presenceUpdate(services, remote, node, type === 'unavailable');
+      return presenceUpdate(services, remote, from.resource, node, type === 'unavailable');
     case 'probe':
       if (localKnown) sendPresenceToXmpp(services, local, remote);
       return;
@@ -324,10 +338,10 @@ function receivePresence(services: Services, node: XmlNode): void {
       if (!localKnown) return sendSubscriptionToXmpp(services, node.attrs['to'] ?? '', remote, 'unsubscribed');
       return subscribeRequest(services, local, remote);
     case 'subscribed':
-      if (!localKnown) return;
       // The XMPP user let our user see their presence; it follows in their next <presence>.
+      // Unasked-for approvals are ignored (RFC 6121 §3.1.6): our user never wanted to watch them.
+      if (!localKnown || !services.presence.subscription(local, remote)) return;
       services.presence.setGrant(remote, local, { state: 'granted' }, services.now());
-      if (!services.presence.subscription(local, remote)) services.presence.subscribe({ watcher: local, target: remote }, services.now());
       return;
     case 'unsubscribed':
       if (!localKnown) return;
@@ -344,14 +358,45 @@ function receivePresence(services: Services, node: XmlNode): void {
   }
 }
 
-/** An XMPP user's presence, stored under their id and shown to our users who watch them. */
-function presenceUpdate(services: Services, remote: string, node: XmlNode, unavailable: boolean): void {
-  const show = childText(node, 'show')?.trim().toLowerCase();
-  const status = childText(node, 'status');
+/** What one XMPP resource (client) of a remote user last said. */
+interface ResourcePresence {
+  show: string | undefined;
+  status: string | undefined;
+  priority: number;
+  at: number;
+}
+
+/** The online resources of XMPP users, per server instance: one client leaving must not hide another. */
+const onlineResources = new WeakMap<Services, Map<string, Map<string, ResourcePresence>>>();
+
+/**
+ * An XMPP user's presence, stored under their id and shown to our users who watch them. Their
+ * clients are tracked apart; phones see the one with the highest priority (the latest on a tie),
+ * and the user goes offline only when the last one does.
+ */
+function presenceUpdate(services: Services, remote: string, resource: string | undefined, node: XmlNode, unavailable: boolean): void {
+  let byUser = onlineResources.get(services);
+  if (!byUser) onlineResources.set(services, (byUser = new Map()));
+  const resources = byUser.get(remote) ?? new Map<string, ResourcePresence>();
+  const said: ResourcePresence = {
+    show: childText(node, 'show')?.trim().toLowerCase(),
+    status: childText(node, 'status'),
+    priority: Number.parseInt(childText(node, 'priority') ?? '0', 10) || 0,
+    at: services.now(),
+  };
+  if (unavailable) {
+    if (resource === undefined) resources.clear();
+    else resources.delete(resource);
+  } else resources.set(resource ?? '', said);
+  if (resources.size === 0) byUser.delete(remote);
+  else byUser.set(remote, resources);
+  const shown = [...resources.values()].sort((a, b) => b.priority - a.priority || b.at - a.at)[0];
+  const offline = shown === undefined;
+  const { show, status } = shown ?? said;
   const value = (name: string, v: string) => el(name, [leaf('Qualifier', true), leaf('PresenceValue', v)]);
   const update = [
-    value('OnlineStatus', unavailable ? 'F' : 'T'),
-    value('UserAvailability', unavailable ? 'NOT_AVAILABLE' : !show || show === 'chat' ? 'AVAILABLE' : 'DISCREET'),
+    value('OnlineStatus', offline ? 'F' : 'T'),
+    value('UserAvailability', offline ? 'NOT_AVAILABLE' : !show || show === 'chat' ? 'AVAILABLE' : 'DISCREET'),
     value('StatusText', status ?? ''),
   ];
   const changed = storeAttributes(services, remote, update);

@@ -118,12 +118,15 @@ export class S2sQueue {
     return this.countForLink.get(localDomain, remoteDomain)!.n;
   }
 
-  /** Remove up to `limit` expired stanzas and return them (their IMPS senders are told). */
-  takeExpired(now: number, limit: number): QueuedStanza[] {
+  /**
+   * Remove up to `limit` expired stanzas and return them (their IMPS senders are told). Those
+   * `inFlight` names (written, their confirmation awaited) stay: they may well have arrived.
+   */
+  takeExpired(now: number, limit: number, inFlight: (item: QueuedStanza) => boolean = () => false): QueuedStanza[] {
     return this.db.transaction(() => {
-      const rows = this.selectExpired.all(now, limit);
-      for (const r of rows) this.deleteOne.run(r.seq);
-      return rows.map(toQueued);
+      const expired = this.selectExpired.all(now, limit).map(toQueued).filter((item) => !inFlight(item));
+      for (const item of expired) this.deleteOne.run(item.seq);
+      return expired;
     })();
   }
 

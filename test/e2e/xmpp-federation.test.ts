@@ -243,6 +243,15 @@ for (const mode of PROSODY_MODES) {
         const back = await dora.waitFor(presenceNotice('wv:dave@xmpp.test', (l) => valueOf(l, 'StatusText') === 'Da!'), 'dave back');
         assert.equal(valueOf(notified([back], 'wv:dave@xmpp.test')[0], 'UserAvailability'), 'AVAILABLE');
 
+        // A second client of dave's: the one with the higher priority is shown, and when it
+        // leaves, the first one is still online.
+        const davesPhone = await xmppUser('dave');
+        davesPhone.presence({ status: 'Zweitgerät', priority: 5 });
+        await dora.waitFor(presenceNotice('wv:dave@xmpp.test', (l) => valueOf(l, 'StatusText') === 'Zweitgerät'), 'dave’s second client');
+        davesPhone.presence({ type: 'unavailable' });
+        const first = await dora.waitFor(presenceNotice('wv:dave@xmpp.test', (l) => valueOf(l, 'StatusText') === 'Da!'), 'dave’s first client again');
+        assert.equal(valueOf(notified([first], 'wv:dave@xmpp.test')[0], 'OnlineStatus'), 'T', 'still online on the first client');
+
         // The XMPP user subscribes to the phone's user, who is asked and grants.
         dave.presence({ to: 'dora@imps.test', type: 'subscribe' });
         await dora.waitFor((p) => p.name === 'PresenceAuth-Request' && textOf(p, 'UserID') === 'wv:dave@xmpp.test', 'a PresenceAuth-Request');
@@ -269,6 +278,10 @@ for (const mode of PROSODY_MODES) {
           [],
           'no presence after the subscription ended',
         );
+
+        // Subscribing again asks the XMPP user again (their server dropped the old approval).
+        assertStatus(await dora.request(subscribeRequest('1.2', { users: ['wv:dave@xmpp.test'] })), 200, 'SubscribePresence again');
+        await dave.waitFor(presenceFrom('dora@imps.test', 'subscribe'), WAIT_MS, 'a new subscription request');
       }));
 
     test('a picture from a phone reaches the XMPP user as a working download link', () =>

@@ -96,10 +96,14 @@ export class XmppConnection {
     const raw = this.socket;
     raw.removeAllListeners('data');
     const tlsSocket = tlsConnect({ socket: raw, servername, secureContext, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      tlsSocket.once('secureConnect', resolve);
-      tlsSocket.once('error', reject);
-    });
+    await withDeadline(
+      new Promise<void>((resolve, reject) => {
+        tlsSocket.once('secureConnect', resolve);
+        tlsSocket.once('error', reject);
+      }),
+      TLS_HANDSHAKE_TIMEOUT_MS,
+      () => tlsSocket.destroy(),
+    );
     this.swap(tlsSocket);
     return certificateOf(tlsSocket, servername);
   }
@@ -113,17 +117,22 @@ export class XmppConnection {
     const raw = this.socket;
     raw.removeAllListeners('data');
     const ours = (s: TLSSocket) => s.remotePort === raw.remotePort && s.remoteAddress === raw.remoteAddress;
-    const tlsSocket = await new Promise<TLSSocket>((resolve, reject) => {
-      const done = () => {
-        tlsServer.off('secureConnection', onSecure);
-        tlsServer.off('tlsClientError', onError);
-      };
-      const onSecure = (s: TLSSocket) => ours(s) && (done(), resolve(s));
-      const onError = (err: Error, s: TLSSocket) => ours(s) && (done(), reject(err));
-      tlsServer.on('secureConnection', onSecure);
-      tlsServer.on('tlsClientError', onError);
-      tlsServer.emit('connection', raw);
-    });
+    let done = () => {};
+    const tlsSocket = await withDeadline(
+      new Promise<TLSSocket>((resolve, reject) => {
+        done = () => {
+          tlsServer.off('secureConnection', onSecure);
+          tlsServer.off('tlsClientError', onError);
+        };
+        const onSecure = (s: TLSSocket) => ours(s) && (done(), resolve(s));
+        const onError = (err: Error, s: TLSSocket) => ours(s) && (done(), reject(err));
+        tlsServer.on('secureConnection', onSecure);
+        tlsServer.on('tlsClientError', onError);
+        tlsServer.emit('connection', raw);
+      }),
+      TLS_HANDSHAKE_TIMEOUT_MS,
+      () => (done(), raw.destroy()),
+    );
     this.swap(tlsSocket);
     return tlsSocket;
   }
@@ -141,6 +150,10 @@ export class XmppConnection {
   }
 
   private attach(socket: Socket | TLSSocket): void {
+    // A stream silent this long is dead or forgotten (s2s peers send whitespace keep-alives or
+    // close idle streams long before): close it rather than hold it for ever.
+    socket.setTimeout(IDLE_TIMEOUT_MS, () => this.fail('connection-timeout', 'nothing received for too long'));
+    socket.setKeepAlive(true, 60_000);
     socket.on('data', (chunk: Buffer) => this.parser.write(chunk));
     socket.on('error', (err) => this.destroy(`socket error: ${err.message}`));
     socket.on('close', () => this.destroy('connection closed'));
@@ -154,6 +167,23 @@ export class XmppConnection {
       error: (condition, message) => this.fail(condition, message),
     });
   }
+}
+
+/** How long a TLS handshake may take before the connection is dropped. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 15_000;
+/** How long a stream may stay silent. */
+const IDLE_TIMEOUT_MS = 30 * 60_000;
+
+/** The promise, or a rejection (after `onTimeout`) once ms have passed. */
+function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new Error(`TLS handshake not done within ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function certificateOf(socket: TLSSocket, domain: string): PeerCertificate {

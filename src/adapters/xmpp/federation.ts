@@ -8,7 +8,7 @@ import { createActor } from 'xstate';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import type { S2sQueue, CarriedMessage, QueuedStanza } from '../../store/s2s-queue.ts';
-import { peerMachine, type PeerActor } from '../../../actors/xmpp-peer.ts';
+import { peerMachine, UNANSWERED_PING, type PeerActor } from '../../../actors/xmpp-peer.ts';
 import { DialbackKeys } from './dialback.ts';
 import { IncomingStream } from './incoming.ts';
 import { openOutgoing, verifyDialbackKey, type OpenStream, type OutgoingOptions } from './outgoing.ts';
@@ -25,6 +25,9 @@ export interface FederationHooks {
 const STEP_TIMEOUT_MS = 15_000;
 /** A link with nothing to send closes after this long. */
 const IDLE_CLOSE_MS = 10 * 60_000;
+/** Incoming s2s connections at most, and from one address. */
+const MAX_INCOMING_CONNECTIONS = 1000;
+const MAX_INCOMING_PER_ADDRESS = 50;
 /** How long a barrier ping may go unanswered on an open stream (see flush). */
 const BARRIER_TIMEOUT_MS = 60_000;
 /** Stanzas written per round, so one busy link cannot hold the event loop. */
@@ -105,7 +108,10 @@ export class XmppFederation {
 
   /** Remove expired queued stanzas (the caller tells IMPS senders). */
   takeExpired(limit = 1000): QueuedStanza[] {
-    return this.queue.takeExpired(this.now(), limit);
+    return this.queue.takeExpired(this.now(), limit, (item) => {
+      const cursor = this.cursors.get(`${item.localDomain} ${item.remoteDomain}`);
+      return cursor !== undefined && cursor.stream.connection.isOpen && item.seq <= cursor.seq;
+    });
   }
 
   /** The link actor of a domain pair (created on first use). */
@@ -124,10 +130,28 @@ export class XmppFederation {
         flush: (stream) => this.flush(local, remote, stream),
       },
     });
-    actor.subscribe({ error: (err) => (this.log.error({ err, local, remote }, 'XMPP link actor failed'), this.links.delete(key)) });
+    actor.subscribe({
+      // A link back in idle with nothing to send is let go: a phone writing to many made-up
+      // domains must not leave an actor behind for each. The next stanza makes a new one.
+      next: (snapshot) => {
+        if (snapshot.value === 'idle' && !this.queue.count(local, remote)) setImmediate(() => this.forget(key, actor!));
+      },
+      error: (err) => (this.log.error({ err, local, remote }, 'XMPP link actor failed'), this.forget(key, actor!)),
+    });
     actor.start();
     this.links.set(key, actor);
     return actor;
+  }
+
+  /** Stop and drop a link actor still idle with nothing queued (or failed). */
+  private forget(key: string, actor: PeerActor): void {
+    if (this.links.get(key) !== actor) return;
+    const snapshot = actor.getSnapshot();
+    const [local, remote] = key.split(' ') as [string, string];
+    if (snapshot.status === 'active' && (snapshot.value !== 'idle' || this.queue.count(local, remote) > 0)) return;
+    actor.stop();
+    this.links.delete(key);
+    this.cursors.delete(key);
   }
 
   /**
@@ -157,12 +181,13 @@ export class XmppFederation {
     if (!stream.connection.isOpen || cursor.seq <= cursor.confirmedSeq) return;
     const id = `village-ack-${randomBytes(9).toString('base64url')}`;
     const upToSeq = cursor.seq;
-    // A peer that never answers: after a while on a stream still open, take the stanzas as
-    // delivered rather than write them again and again.
+    // No answer in time: the connection died silently, or the peer stopped reading (what we wrote
+    // may still sit in our own buffers). Either way nothing is confirmed: the stream is dropped and
+    // the stanzas go again on the next one, after the link's back-off.
     const timer = setTimeout(() => {
       if (!this.barriers.delete(id) || !stream.connection.isOpen) return;
-      this.log.warn({ local, remote }, 'XMPP peer did not answer a ping: taking the stanzas before it as delivered');
-      this.confirm(cursor, upToSeq);
+      this.log.warn({ local, remote }, 'XMPP peer did not answer a ping: dropping the stream, its stanzas go again');
+      stream.connection.destroy(UNANSWERED_PING);
     }, BARRIER_TIMEOUT_MS);
     timer.unref();
     cursor.barrier = id;
@@ -240,6 +265,14 @@ export class XmppFederation {
   }
 
   private accept(socket: Socket): void {
+    // Bounded: in all, and per address (one busy peer server needs a few streams, not hundreds).
+    const address = socket.remoteAddress ?? 'unknown';
+    const fromAddress = [...this.sockets].filter((s) => s.remoteAddress === address).length;
+    if (this.sockets.size >= MAX_INCOMING_CONNECTIONS || fromAddress >= MAX_INCOMING_PER_ADDRESS) {
+      this.log.warn({ address, open: this.sockets.size, fromAddress }, 'XMPP connection refused: too many open');
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     const stream = new IncomingStream(socket, {

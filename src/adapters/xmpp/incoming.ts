@@ -28,6 +28,11 @@ export interface IncomingOptions {
   authenticated(local: string, remote: string, method: 'sasl-external' | 'dialback'): void;
 }
 
+/** How long a peer has to authenticate its stream. */
+const AUTH_DEADLINE_MS = 60_000;
+/** Dialback checks one stream may have under way at once. */
+const MAX_PENDING_VERIFICATIONS = 4;
+
 const domainOf = (jid: string | undefined) => {
   if (!jid) return undefined;
   const bare = jid.split('/')[0]!;
@@ -41,6 +46,9 @@ export class IncomingStream {
   private claimed: string | undefined;
   /** Peer domains this stream proved, each with the local domain it was accepted for. */
   private readonly authenticated = new Map<string, Set<string>>();
+  /** Dialback checks under way: each costs a lookup and a connection of ours, so few at a time. */
+  private verifying = 0;
+  private readonly authDeadline: NodeJS.Timeout;
 
   constructor(
     socket: import('node:net').Socket,
@@ -51,10 +59,18 @@ export class IncomingStream {
       {
         header: (h) => this.header(h),
         element: (n) => this.element(n),
-        closed: (reason) => options.log.debug({ peer: this.claimed, reason }, 'incoming XMPP stream closed'),
+        closed: (reason) => {
+          clearTimeout(this.authDeadline);
+          options.log.debug({ peer: this.claimed, reason }, 'incoming XMPP stream closed');
+        },
       },
       options.log,
     );
+    // A peer gets a while to authenticate (STARTTLS, SASL or dialback included), not for ever.
+    this.authDeadline = setTimeout(() => {
+      if (this.authenticated.size === 0) this.connection.fail('connection-timeout', `not authenticated within ${AUTH_DEADLINE_MS / 1000} s`);
+    }, AUTH_DEADLINE_MS);
+    this.authDeadline.unref();
   }
 
   close(): void {
@@ -142,14 +158,23 @@ export class IncomingStream {
     const remote = node.attrs['from']?.toLowerCase();
     const local = node.attrs['to']?.toLowerCase();
     const answer = (type: 'valid' | 'invalid') => this.connection.send(xml('result', NS.dialback, { from: local, to: remote, type }));
-    if (!remote || !local || !this.options.localDomains.includes(local)) {
-      return void this.connection.send(xml('result', NS.dialback, { from: local, to: remote, type: 'error' }, xml('error', NS.server, { type: 'cancel' }, xml('item-not-found', NS.stanzaErrors))));
+    const refuse = (type: string, condition: string) =>
+      this.connection.send(xml('result', NS.dialback, { from: local, to: remote, type: 'error' }, xml('error', NS.server, { type }, xml(condition, NS.stanzaErrors))));
+    if (!remote || !local || !this.options.localDomains.includes(local)) return void refuse('cancel', 'item-not-found');
+    // Nobody else speaks for our own domains.
+    if (this.options.localDomains.includes(remote)) {
+      answer('invalid');
+      return this.connection.fail('not-authorized', `${remote} is served here`);
     }
+    if (this.verifying >= MAX_PENDING_VERIFICATIONS) return void refuse('wait', 'resource-constraint');
     let valid = false;
+    this.verifying++;
     try {
       valid = await this.options.verifyKey(local, remote, this.streamId, textContent(node).trim());
     } catch (err) {
       this.options.log.info({ peer: remote, err: (err as Error).message }, 'could not verify a dialback key');
+    } finally {
+      this.verifying--;
     }
     if (!this.connection.isOpen) return;
     answer(valid ? 'valid' : 'invalid');
