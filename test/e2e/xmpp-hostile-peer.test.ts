@@ -97,6 +97,14 @@ describe('hostile peers on the s2s port', () => {
     });
   }
 
+  test('something that is not XML (an HTTP request) gets a stream header, then the stream error', async () => {
+    const p = await peer(server.xmppPort!);
+    p.socket.write('GET / HTTP/1.1\r\nHost: imps.test\r\n\r\n');
+    await p.untilClosed();
+    assert.match(p.text(), /^<\?xml version='1.0'\?><stream:stream [^>]*>.*<stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/s);
+    await stillServing();
+  });
+
   test('a peer claiming to be one of our own domains is refused', async () => {
     const p = await peer(server.xmppPort!);
     p.socket.write(HEADER.replace("to='imps.test'", "to='imps.test' from='imps.test'"));

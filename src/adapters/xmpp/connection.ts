@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, connect as tlsConnect, checkServerIdentity, type SecureContext, type Server as TlsServer } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { StreamParser, type StreamHeader } from './stream-parser.ts';
-import { serialize, streamError, STREAM_CLOSE, type XmlNode } from './xml.ts';
+import { serialize, streamError, streamHeader, STREAM_CLOSE, type XmlNode } from './xml.ts';
 
 export interface ConnectionHandlers {
   header(header: StreamHeader): void;
@@ -32,6 +32,8 @@ export class XmppConnection {
   secure = false;
   /** The stream's closing tag was sent. */
   private closingSent = false;
+  /** Our stream header for the current stream was sent. */
+  private headerSent = false;
 
   constructor(
     private socket: Socket | TLSSocket,
@@ -60,10 +62,29 @@ export class XmppConnection {
     this.socket.write(typeof data === 'string' ? data : serialize(data));
   }
 
+  /** Open our side of the (current) stream. */
+  sendHeader(attrs: Parameters<typeof streamHeader>[0]): void {
+    this.headerSent = true;
+    this.send(streamHeader(attrs));
+  }
+
+  /** Bytes written but not yet handed to the kernel: a peer that reads slowly makes this grow. */
+  get backlogBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Call `then` once the backlog has been written out. */
+  onceDrained(then: () => void): void {
+    if (this.socket.writableLength === 0) return void setImmediate(then);
+    this.socket.once('drain', then);
+  }
+
   /** A stream error ends the stream (RFC 6120 §4.9.1): error, closing tag, then the socket. */
   fail(condition: string, text?: string): void {
     if (this.done) return;
     this.log.info({ peer: this.socket.remoteAddress, condition, text }, 'XMPP stream error sent');
+    // Even an error comes inside a stream: open ours first if we had not (§4.9.1.1).
+    if (!this.headerSent) this.sendHeader({ version: '1.0' });
     this.send(streamError(condition, text));
     this.close(`stream error ${condition}`);
   }
@@ -89,6 +110,7 @@ export class XmppConnection {
   /** Start parsing a new stream on the same socket (after STARTTLS or SASL success). */
   restartStream(): void {
     this.parser = this.newParser();
+    this.headerSent = false;
   }
 
   /** Initiating side of STARTTLS: upgrade the socket, present our certificate, check theirs. */
@@ -146,6 +168,7 @@ export class XmppConnection {
     this.socket = tlsSocket;
     this.secure = true;
     this.parser = this.newParser();
+    this.headerSent = false;
     this.attach(tlsSocket);
   }
 

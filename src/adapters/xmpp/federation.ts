@@ -25,6 +25,8 @@ export interface FederationHooks {
 const STEP_TIMEOUT_MS = 15_000;
 /** A link with nothing to send closes after this long. */
 const IDLE_CLOSE_MS = 10 * 60_000;
+/** Written but unsent bytes on a stream before flushing waits for the socket to drain. */
+const MAX_BACKLOG_BYTES = 1024 * 1024;
 /** Incoming s2s connections at most, and from one address. */
 const MAX_INCOMING_CONNECTIONS = 1000;
 const MAX_INCOMING_PER_ADDRESS = 50;
@@ -46,6 +48,8 @@ interface StreamCursor {
   confirmedSeq: number;
   /** The id of the ping out, if one is. */
   barrier: string | undefined;
+  /** Flushing waits for the socket to drain. */
+  awaitingDrain?: boolean;
 }
 
 
@@ -166,6 +170,18 @@ export class XmppFederation {
     const key = `${local} ${remote}`;
     let cursor = this.cursors.get(key);
     if (!cursor || cursor.stream !== stream) this.cursors.set(key, (cursor = { local, remote, stream, seq: 0, confirmedSeq: 0, barrier: undefined }));
+    // A peer reading slower than we write: wait for our buffer to drain rather than pile the
+    // whole queue into memory.
+    if (stream.connection.backlogBytes > MAX_BACKLOG_BYTES) {
+      if (!cursor.awaitingDrain) {
+        cursor.awaitingDrain = true;
+        stream.connection.onceDrained(() => {
+          cursor!.awaitingDrain = false;
+          this.links.get(key)?.send({ type: 'KICK' });
+        });
+      }
+      return false;
+    }
     const items = this.queue.next(local, remote, cursor.seq, this.now(), FLUSH_BATCH);
     for (const item of items) {
       if (!stream.connection.isOpen) return false;

@@ -12,7 +12,7 @@ import type { TlsIdentity } from './tls.ts';
 import type { Logger } from '../../log.ts';
 import { XmppConnection } from './connection.ts';
 import type { StreamHeader } from './stream-parser.ts';
-import { NS, findChild, streamHeader, textContent, xml, type XmlNode } from './xml.ts';
+import { NS, findChild, textContent, xml, type XmlNode } from './xml.ts';
 import type { DialbackKeys } from './dialback.ts';
 
 export interface IncomingOptions {
@@ -82,7 +82,7 @@ export class IncomingStream {
     this.streamId = randomBytes(12).toString('hex');
     // Answer with a header before any error, as RFC 6120 §4.9.1.1 requires.
     const reply = (version?: string) =>
-      this.connection.send(streamHeader({ from: to && this.options.localDomains.includes(to) ? to : this.options.localDomains[0], to: h.from, id: this.streamId, ...(version ? { version } : {}) }));
+      this.connection.sendHeader({ from: to && this.options.localDomains.includes(to) ? to : this.options.localDomains[0], to: h.from, id: this.streamId, ...(version ? { version } : {}) });
     if (h.ns !== NS.server) {
       reply(h.version ? '1.0' : undefined);
       return this.connection.fail('invalid-namespace', `this is a server-to-server port (${NS.server})`);

@@ -11,7 +11,7 @@ import type { TlsIdentity } from './tls.ts';
 import type { Logger } from '../../log.ts';
 import { XmppConnection, type PeerCertificate } from './connection.ts';
 import type { StreamHeader } from './stream-parser.ts';
-import { NS, findChild, childElements, streamHeader, textContent, xml, type XmlNode } from './xml.ts';
+import { NS, findChild, childElements, textContent, xml, type XmlNode } from './xml.ts';
 import type { DialbackKeys } from './dialback.ts';
 
 export interface Target {
@@ -125,7 +125,7 @@ async function open(options: OutgoingOptions, inbox: Inbox): Promise<{ connectio
   });
   const connection = new XmppConnection(socket, { header: (h) => inbox.push(h), element: (n) => inbox.push(n), closed: (r) => inbox.close(r) }, log);
   options.onProgress?.('connected');
-  connection.send(streamHeader({ from: options.localDomain, to: options.remoteDomain, version: '1.0' }));
+  connection.sendHeader({ from: options.localDomain, to: options.remoteDomain, version: '1.0' });
   const header = await expectHeader(inbox, stepTimeoutMs);
   return { connection, header };
 }
@@ -133,7 +133,7 @@ async function open(options: OutgoingOptions, inbox: Inbox): Promise<{ connectio
 /** Send a fresh header after TLS or SASL and read the new header and features. */
 async function restart(options: OutgoingOptions, connection: XmppConnection, inbox: Inbox): Promise<{ header: StreamHeader; features: XmlNode | undefined }> {
   connection.restartStream();
-  connection.send(streamHeader({ from: options.localDomain, to: options.remoteDomain, version: '1.0' }));
+  connection.sendHeader({ from: options.localDomain, to: options.remoteDomain, version: '1.0' });
   const header = await expectHeader(inbox, options.stepTimeoutMs);
   const features = header.version ? await expectElement(inbox, options.stepTimeoutMs, 'stream features') : undefined;
   return { header, features };
