@@ -1,15 +1,17 @@
 // XMPP federation end to end (issue 8): phones on Village's imps.test and people on a real
 // Prosody's xmpp.test talk through the s2s link, in each of Prosody's four security modes
 // (plain dialback, STARTTLS optional, STARTTLS required, secure: CA-valid certificates and
-// SASL EXTERNAL); which authentication each stream used is checked too. Everything goes over real sockets on 127.0.0.1: phones speak CSP over HTTP to
-// the real server process, XMPP users speak c2s to Prosody, and Prosody and Village speak s2s.
+// SASL EXTERNAL); which authentication each stream used is checked too. Everything goes over
+// real sockets on 127.0.0.1: phones speak CSP over HTTP to the real server process, XMPP users
+// speak c2s to Prosody, and Prosody and Village speak s2s.
 //
 // Covered both ways: non-ASCII messages, delivery receipts (XEP-0184 ⇄ DeliveryReport), an
 // error for an unknown user (531), presence, subscription request / approval / removal, a
 // phone's picture as a download link; Prosody restarted while messages wait, and crashed with
 // messages written but unread (written again: delivery is confirmed by a ping); Village restarted;
 // a peer with a bad dialback key refused; Village with an untrusted certificate refused by a
-// secure Prosody. Missing Prosody fails with the install command; nothing here skips.
+// secure Prosody; a Prosody whose certificate we cannot validate gets dialback, not SASL
+// EXTERNAL, from us. Missing Prosody fails with the install command; nothing here skips.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
@@ -488,3 +490,36 @@ function withTimeoutPromise(promise: Promise<void>, ms: number, message: string)
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([promise, new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
 }
+
+describe('XMPP federation with a Prosody whose certificate Village cannot validate', () => {
+  let villagePort: number;
+  let prosody: Prosody;
+  let server: TestServer;
+  let bob: XmppUser | undefined;
+
+  before(async () => {
+    [villagePort] = (await freePorts(1)) as [number];
+    // Prosody presents a certificate from a CA Village does not trust (it trusts ours, though).
+    prosody = await Prosody.start({ mode: 'starttls-optional', villageS2sPort: villagePort, users: XMPP_USERS, pki: { ...pki, xmpp: pki.untrusted.xmpp } });
+    server = await TestServer.start({ config: villageConfig('starttls-optional', villagePort, prosody.s2sPort, pki.imps) });
+  });
+
+  after(async () => {
+    await bob?.close().catch(() => {});
+    await server?.dispose();
+    await prosody?.dispose();
+  });
+
+  test('its stream to us gets no SASL EXTERNAL, only dialback; ours to it still uses our valid certificate', async () => {
+    bob = await connectXmppUser({ port: prosody.c2sPort, domain: 'xmpp.test', username: 'bob', password: PASSWORD });
+    const phone = await new TestPhone(server, 'alice').login();
+    bob.sendMessage('alice@imps.test', 'über Dialback');
+    assert.equal((await phone.message('wv:bob@xmpp.test')).text, 'über Dialback');
+    sentMessageId(await phone.request(sendText('wv:bob@xmpp.test', 'über EXTERNAL')));
+    await bob.waitFor(messageFrom('alice@imps.test', 'über EXTERNAL'), WAIT_MS, 'alice’s message');
+
+    const entries = server.logEntries();
+    assert.equal(entries.find((e) => e['msg'] === 'XMPP peer authenticated')?.['method'], 'dialback', 'Prosody’s stream to us');
+    assert.equal(entries.find((e) => e['msg'] === 'XMPP link up')?.['method'], 'sasl-external', 'our stream to Prosody');
+  });
+});

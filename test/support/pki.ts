@@ -1,8 +1,8 @@
 // Test certificates for XMPP s2s federation tests, made with the `openssl` CLI in a temp dir:
 //   * a test CA, which Prosody trusts in its "secure" mode (test/support/prosody.ts);
 //   * imps.test (Village) and xmpp.test (Prosody), issued by the test CA;
-//   * a second CA that nobody trusts, with its own imps.test certificate, for "an untrusted
-//     certificate is refused".
+//   * a second CA that nobody trusts, with its own imps.test and xmpp.test certificates, for
+//     "an untrusted certificate is refused" (either side's).
 // Leaf certificates carry SAN DNS:<domain> (the DNS-ID RFC 6120 §13.7.1.2 checks) and
 // extendedKeyUsage serverAuth + clientAuth, because an s2s peer is TLS server on incoming and TLS
 // client on outgoing streams. Keys are EC P-256 (fast to make; Node and Prosody's LuaSec both
@@ -29,8 +29,8 @@ export interface TestPki {
   imps: CertAndKey;
   /** xmpp.test, issued by the test CA: Prosody's certificate. */
   xmpp: CertAndKey;
-  /** A second CA that is trusted nowhere, and an imps.test certificate it issued. */
-  untrusted: { ca: CertAndKey; imps: CertAndKey };
+  /** A second CA that is trusted nowhere, and the imps.test and xmpp.test certificates it issued. */
+  untrusted: { ca: CertAndKey; imps: CertAndKey; xmpp: CertAndKey };
 }
 
 let cached: TestPki | undefined;
@@ -100,6 +100,10 @@ function generate(): TestPki {
     ca,
     imps: makeLeaf(dir, 'imps.test', 'imps.test', ca),
     xmpp: makeLeaf(dir, 'xmpp.test', 'xmpp.test', ca),
-    untrusted: { ca: untrustedCa, imps: makeLeaf(dir, 'untrusted-imps.test', 'imps.test', untrustedCa) },
+    untrusted: {
+      ca: untrustedCa,
+      imps: makeLeaf(dir, 'untrusted-imps.test', 'imps.test', untrustedCa),
+      xmpp: makeLeaf(dir, 'untrusted-xmpp.test', 'xmpp.test', untrustedCa),
+    },
   };
 }
