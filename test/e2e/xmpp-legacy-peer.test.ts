@@ -3,7 +3,8 @@
 // Server Dialback only, each side verifying the other's key over a fresh connection
 // (XEP-0220 §2.1.2). No real server of that age is packaged any more, so a scripted peer on a
 // real TCP port stands in for it; Village is the real server process. Both directions:
-// a phone's message to carl@old.test, and carl's message to the phone.
+// a phone's message to carl@old.test, and carl's message to the phone; and two hosted domains
+// sharing the listener (a link each, one peer stream authenticated for both).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -44,8 +45,8 @@ class Conversation {
  */
 class LegacyPeer {
   readonly conversations: Conversation[] = [];
-  /** Stream ids we gave Village's streams, and the dialback key Village sent on each. */
-  readonly keysFromVillage = new Map<string, string>();
+  /** Stream ids we gave Village's streams, and the dialback key (and the domain it is for) Village sent on each. */
+  readonly keysFromVillage = new Map<string, { key: string; from: string; conversation: Conversation }>();
   private counter = 0;
   private constructor(private readonly server: Server) {}
 
@@ -71,7 +72,8 @@ class LegacyPeer {
       const first = await c.until(/<db:(result|verify)\b[^>]*>([^<]*)<\/db:\1>/, 'a dialback element');
       if (first[1] === 'result') {
         // Village wants to send to old.test: remember its key; the test verifies it with Village.
-        this.keysFromVillage.set(id, first[2]!);
+        const from = /\sfrom=['"]([^'"]*)['"]/.exec(first[0])![1]!;
+        this.keysFromVillage.set(id, { key: first[2]!, from, conversation: c });
       } else {
         // Village verifies the key we sent on our stream to it: it is ours.
         const verifyId = /\sid=['"]([^'"]*)['"]/.exec(first[0])![1];
@@ -106,7 +108,7 @@ describe('XMPP federation with a pre-1.0 (dialback-only) server', () => {
   before(async () => {
     peer = await LegacyPeer.start();
     server = await TestServer.start({
-      config: { domains: ['imps.test'], xmpp: { host: '127.0.0.1', port: 0, routes: { 'old.test': `127.0.0.1:${peer.port}` } } },
+      config: { domains: ['imps.test', 'other.test'], xmpp: { host: '127.0.0.1', port: 0, routes: { 'old.test': `127.0.0.1:${peer.port}` } } },
     });
     phone = new Phone(server, { version: '1.2' });
     assert.equal(resultCode(await phone.loginPassword('alice', 'pw')), 200);
@@ -117,16 +119,33 @@ describe('XMPP federation with a pre-1.0 (dialback-only) server', () => {
     await peer?.close();
   });
 
+  /** Village's stream to old.test for one of its domains: the id we gave it, its key, the conversation. */
+  const villageStream = async (from: string) => {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const found = [...peer.keysFromVillage].find(([, v]) => v.from === from);
+      if (found) return { streamId: found[0], key: found[1].key, village: found[1].conversation };
+      if (Date.now() > deadline) throw new Error(`Village opened no stream from ${from} within ${WAIT_MS} ms`);
+      await sleep(20);
+    }
+  };
+
+  /** Poll until the phone has messages (or give up). */
+  const receive = async (p: Phone) => {
+    let got: { sender: string; text: string }[] = [];
+    for (let i = 0; i < 50 && got.length === 0; i++) {
+      got = await p.receiveAll();
+      if (got.length === 0) await sleep(100);
+    }
+    return got;
+  };
+
   test('a phone’s message reaches the old server once it verified our key over a fresh connection', async () => {
     const text = 'Grüße an die alte Welt ✓';
     const answer = await phone.sendText('wv:carl@old.test', text);
     assert.equal(resultCode(answer), 200);
 
-    // Village connected and sent its key for the stream id we gave it.
-    const deadline = Date.now() + WAIT_MS;
-    while (peer.keysFromVillage.size === 0 && Date.now() < deadline) await sleep(20);
-    const [[streamId, key]] = [...peer.keysFromVillage] as [[string, string]];
-    const village = peer.conversations[0]!;
+    const { streamId, key, village } = await villageStream('imps.test');
     assert.match(village.text, /<stream:stream[^>]*\sxmlns:db=['"]jabber:server:dialback['"]/, 'Village declares dialback in its header');
 
     // As a receiving server does: ask Village (the authoritative server) over a fresh connection.
@@ -165,12 +184,39 @@ describe('XMPP federation with a pre-1.0 (dialback-only) server', () => {
 
     const text = 'Antwort aus der alten Welt ☺';
     ours.send(`<message from='carl@old.test/desk' to='alice@imps.test' type='chat' id='m1'><body>${text}</body></message>`);
-    let got: { sender: string; text: string }[] = [];
-    for (let i = 0; i < 50 && got.length === 0; i++) {
-      got = await phone.receiveAll();
-      if (got.length === 0) await sleep(100);
-    }
+    const got = await receive(phone);
     assert.deepEqual(got.map((m) => [m.sender, m.text]), [['wv:carl@old.test', text]]);
+    ours.socket.destroy();
+  });
+
+  test('two hosted domains share the listener: a link of their own each way, one peer stream for both', async () => {
+    const bea = new Phone(server, { version: '1.2' });
+    assert.equal(resultCode(await bea.loginPassword('bea@other.test', 'pw')), 200);
+    assert.equal(resultCode(await bea.sendText('wv:carl@old.test', 'von other.test')), 200);
+    // Village opens a second stream to old.test, for other.test.
+    const { streamId, key, village } = await villageStream('other.test');
+    const verifier = await connectToVillage(server.xmppPort!);
+    verifier.send(`${HEADER_OPEN} to='other.test' from='old.test'>`);
+    await verifier.until(/<stream:stream[^>]*>/, 'Village’s header');
+    verifier.send(`<db:verify from='old.test' to='other.test' id='${streamId}'>${key}</db:verify>`);
+    await verifier.until(/<db:verify[^>]*type=['"]valid['"]/, 'Village confirming the other domain’s key');
+    verifier.socket.destroy();
+    village.send(`<db:result from='old.test' to='other.test' type='valid'/>`);
+    const message = await village.until(/<message\b[^>]*>.*?<\/message>/s, 'the message');
+    assert.match(message[0], /from=['"]bea@other\.test\/village-/);
+
+    // The old server authenticates one stream for both of our domains (XEP-0220 multiplexing).
+    const ours = await connectToVillage(server.xmppPort!);
+    ours.send(`${HEADER_OPEN} from='old.test' to='imps.test'>`);
+    await ours.until(/<stream:stream[^>]*>/, 'Village’s header');
+    ours.send(`<db:result from='old.test' to='imps.test'>k1</db:result>`);
+    await ours.until(/<db:result[^>]*to=['"]old\.test['"][^>]*type=['"]valid['"]|<db:result[^>]*type=['"]valid['"][^>]*to=['"]old\.test['"]/, 'imps.test accepted');
+    ours.send(`<db:result from='old.test' to='other.test'>k2</db:result>`);
+    await ours.until(/from=['"]other\.test['"][^>]*type=['"]valid['"]|type=['"]valid['"][^>]*from=['"]other\.test['"]/, 'other.test accepted');
+    ours.send(`<message from='carl@old.test/desk' to='bea@other.test' type='chat'><body>an other.test</body></message>`);
+    ours.send(`<message from='carl@old.test/desk' to='alice@imps.test' type='chat'><body>an imps.test</body></message>`);
+    assert.deepEqual((await receive(bea)).map((m) => m.text), ['an other.test']);
+    assert.deepEqual((await receive(phone)).map((m) => m.text), ['an imps.test']);
     ours.socket.destroy();
   });
 });
