@@ -172,6 +172,8 @@ export function startHttpAdapter(services: Services): Promise<HttpAdapter> {
           stcpConnections: services.cir.stcp?.boundCount() ?? 0,
           // CIR wake-ups by method and outcome, e.g. {"STCP sent": 12, "WAPSMS failed": 1}.
           cir: Object.fromEntries(services.cir.counts),
+          // XMPP federation, when configured: {"linksOpen": 1, "linksPending": 0, "queued": 0, "incoming": 1}.
+          ...(services.xmpp ? { xmpp: services.xmpp.status() } : {}),
         }) + '\n',
       );
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': json.length });

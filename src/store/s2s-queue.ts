@@ -68,6 +68,7 @@ export class S2sQueue {
   private readonly selectExpired;
   private readonly selectLinks;
   private readonly countForLink;
+  private readonly countAll;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
@@ -82,6 +83,7 @@ export class S2sQueue {
     this.selectExpired = db.prepare<[number, number], Row>('SELECT * FROM s2s_queue WHERE expires_at <= ? ORDER BY seq LIMIT ?');
     this.selectLinks = db.prepare<[], { local_domain: string; remote_domain: string }>('SELECT DISTINCT local_domain, remote_domain FROM s2s_queue');
     this.countForLink = db.prepare<[string, string], { n: number }>('SELECT COUNT(*) AS n FROM s2s_queue WHERE local_domain = ? AND remote_domain = ?');
+    this.countAll = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM s2s_queue');
   }
 
   /** Queue a stanza; a message is on disk (fsynced) when this returns, because its sender is told 200. */
@@ -112,6 +114,11 @@ export class S2sQueue {
   /** The peer confirmed it took every stanza of the link up to `seq`. */
   confirmed(localDomain: string, remoteDomain: string, seq: number): void {
     this.deleteUpTo.run(localDomain, remoteDomain, seq);
+  }
+
+  /** Stanzas waiting for any peer. */
+  total(): number {
+    return this.countAll.get()!.n;
   }
 
   count(localDomain: string, remoteDomain: string): number {

@@ -334,11 +334,22 @@ for (const mode of PROSODY_MODES) {
         const whileDown = ['während Prosody schläft 1', 'während Prosody schläft 2 — ü'];
         for (const text of whileDown) sentMessageId(await phone.request(sendText('wv:frank@xmpp.test', text)));
         await sleep(500);
+        const down = await xmppHealth(server);
+        assert.ok(down.queued >= whileDown.length, `/healthz shows them waiting: ${JSON.stringify(down)}`);
+        assert.equal(down.linksOpen, 0, 'and no link up');
         await prosody.restart();
 
         // Frank logs in again: what Prosody took for him while he was away (offline storage), or live.
         frank = await xmppUser('frank');
         for (const text of whileDown) await frank.waitFor(messageFrom('quinn@imps.test', text), 30_000, `"${text}"`);
+        // Confirmed by Prosody, they leave the queue.
+        const deadline = Date.now() + WAIT_MS;
+        let up = await xmppHealth(server);
+        while ((up.queued > 0 || up.linksOpen === 0) && Date.now() < deadline) {
+          await sleep(100);
+          up = await xmppHealth(server);
+        }
+        assert.deepEqual({ queued: up.queued, linksOpen: up.linksOpen }, { queued: 0, linksOpen: 1 }, 'nothing left waiting, the link up');
         // And the other way over the new link.
         frank.sendMessage('quinn@imps.test', 'wieder da ✓');
         assert.equal((await phone.message('wv:frank@xmpp.test')).text, 'wieder da ✓');
@@ -439,6 +450,13 @@ function sendText(to: string, text: string, extra: { deliveryReport?: boolean } 
     el('MessageInfo', [leaf('ContentType', 'text/plain'), leaf('ContentSize', Buffer.byteLength(text, 'utf8')), el('Recipient', [el('User', [leaf('UserID', to)])])]),
     leaf('ContentData', text),
   ]);
+}
+
+/** The xmpp part of /healthz. */
+async function xmppHealth(server: TestServer): Promise<{ linksOpen: number; linksPending: number; queued: number; incoming: number }> {
+  const res = await request(new URL('/healthz', server.url));
+  const body = (await res.body.json()) as { xmpp: { linksOpen: number; linksPending: number; queued: number; incoming: number } };
+  return body.xmpp;
 }
 
 /** A SendMessage of the PNG, BASE64, under the given ContentType. */

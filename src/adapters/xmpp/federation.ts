@@ -99,6 +99,18 @@ export class XmppFederation {
     return this.server.address() as AddressInfo;
   }
 
+  /** For /healthz: links up, links being established or waiting, stanzas queued, incoming streams. */
+  status(): { linksOpen: number; linksPending: number; queued: number; incoming: number } {
+    let linksOpen = 0;
+    let linksPending = 0;
+    for (const actor of this.links.values()) {
+      const state = actor.getSnapshot().value;
+      if (typeof state === 'object' && 'open' in state) linksOpen++;
+      else if (state !== 'idle') linksPending++;
+    }
+    return { linksOpen, linksPending, queued: this.queue.total(), incoming: this.incoming.size };
+  }
+
   /** Whether a domain is one we would federate to (anything not hosted here). */
   isRemote(domain: string): boolean {
     return !this.config.domains.includes(domain);
