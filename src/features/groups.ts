@@ -287,15 +287,16 @@ export function leaveGroupsOf(services: Services, userId: string): void {
 /**
  * The rejoin grace after a start is over: users still joined from before the restart who have
  * not logged in since leave their groups (the others are told, as for a logout). XMPP users
- * have no sessions here: those who joined since the start stay; the others are told they are
- * out, since their clients still think they are in the room.
+ * have no sessions here: those whose full JID we kept stay (their clients still think they are
+ * in the room, and a resource that is gone is taken out on the first error its server sends);
+ * the others are told they are out.
  */
 export function releaseAbsentJoinedUsers(services: Services): number {
   let released = 0;
   for (const { groupId, userId } of services.groups.everyJoined()) {
     if (services.router.sessionsOf(userId).length > 0) continue;
     if (isXmppUser(services, userId)) {
-      if (isLiveOccupant(groupId, userId)) continue;
+      if (isLiveOccupant(services, groupId, userId)) continue;
       services.router.group(groupId)?.send({ type: 'LEAVE', userId, notify: { code: 200, description: 'The server restarted; join again' } });
     } else services.router.group(groupId)?.send({ type: 'LEAVE', userId });
     released++;

@@ -35,13 +35,26 @@ export function groupIdOfRoom(services: Services, jid: Jid): string | undefined 
   return `${jid.local.slice(0, tilde)}/${jid.local.slice(tilde + 1)}@${jid.domain}`;
 }
 
-/** Full JIDs of XMPP occupants, by group and bare JID: where their room traffic goes. */
+/**
+ * Full JIDs of XMPP occupants, by group and bare JID: where their room traffic goes. Kept with
+ * the joined user in SQLite (a restart does not cut them off); this map caches them, and keeps
+ * one a moment longer than the joined row, for the goodbye presence after a removal.
+ */
 const occupantJids = new Map<string, string>();
 const occupantKey = (groupId: string, userId: string) => `${groupId} ${userId}`;
-const fullJidOf = (groupId: string, userId: string) => occupantJids.get(occupantKey(groupId, userId)) ?? userId;
+function knownJidOf(services: Services, groupId: string, userId: string): string | undefined {
+  const key = occupantKey(groupId, userId);
+  let jid = occupantJids.get(key);
+  if (jid === undefined) {
+    jid = services.groups.occupantJid(groupId, userId);
+    if (jid !== undefined) occupantJids.set(key, jid);
+  }
+  return jid;
+}
+const fullJidOf = (services: Services, groupId: string, userId: string) => knownJidOf(services, groupId, userId) ?? userId;
 
-/** Whether an XMPP user joined the group since this process started (we know where its room traffic goes). */
-export const isLiveOccupant = (groupId: string, userId: string) => occupantJids.has(occupantKey(groupId, userId));
+/** Whether we know where an XMPP occupant's room traffic goes (it joined from a full JID we kept). */
+export const isLiveOccupant = (services: Services, groupId: string, userId: string) => knownJidOf(services, groupId, userId) !== undefined;
 
 const newId = () => randomBytes(9).toString('base64url');
 
@@ -157,6 +170,7 @@ function join(services: Services, groupId: string, userId: string, fullJid: stri
     return roomError(services, node, type, condition, outcome && 'description' in outcome ? outcome.description : undefined);
   }
   occupantJids.set(occupantKey(groupId, userId), fullJid);
+  services.groups.setOccupantJid(groupId, userId, fullJid);
   const self = outcome.joined.find((j) => j.userId === userId)!;
   for (const other of outcome.joined) if (other.userId !== userId) send(services, occupantPresenceStanza(services, groupId, other, fullJid));
   send(services, occupantPresenceStanza(services, groupId, self, fullJid, { self: true }));
@@ -185,7 +199,7 @@ const GONE_CONDITIONS = new Set(['gone', 'item-not-found', 'recipient-unavailabl
  * left as a ghost occupant that every group message bounces off.
  */
 function dropGhost(services: Services, groupId: string, userId: string, fullJid: string, node: XmlNode): void {
-  if (occupantJids.get(occupantKey(groupId, userId)) !== fullJid) return;
+  if (knownJidOf(services, groupId, userId) !== fullJid) return;
   const condition = childElements(findChild(node, 'error')).find((c) => c.ns === NS.stanzaErrors && c.name !== 'text')?.name;
   if (!condition || !GONE_CONDITIONS.has(condition)) return;
   occupantJids.delete(occupantKey(groupId, userId));
@@ -249,7 +263,7 @@ export function sendToOccupants(services: Services, request: GroupDeliveryReques
   const from = `${roomJidOf(request.groupId)}/${request.senderScreenName}`;
   const type = request.recipientScreenName !== undefined ? 'chat' : 'groupchat';
   for (const o of occupants) {
-    send(services, xml('message', NS.server, { from, to: fullJidOf(request.groupId, o.userId), type, id: newId() }, xml('body', NS.server, {}, body), type === 'chat' && xml('x', NS.mucUser)));
+    send(services, xml('message', NS.server, { from, to: fullJidOf(services, request.groupId, o.userId), type, id: newId() }, xml('body', NS.server, {}, body), type === 'chat' && xml('x', NS.mucUser)));
   }
 }
 
@@ -258,7 +272,7 @@ export function occupantsChanged(services: Services, groupId: string, audience: 
   if (!services.xmpp) return;
   for (const member of audience) {
     if (!services.xmpp.isRemote(member.userId.slice(member.userId.lastIndexOf('@') + 1))) continue;
-    const to = fullJidOf(groupId, member.userId);
+    const to = fullJidOf(services, groupId, member.userId);
     for (const j of change.joined ?? []) send(services, occupantPresenceStanza(services, groupId, j, to));
     for (const l of change.left ?? []) send(services, occupantPresenceStanza(services, groupId, l, to, { leaving: true }));
   }
@@ -267,7 +281,7 @@ export function occupantsChanged(services: Services, groupId: string, audience: 
 /** An XMPP occupant was removed (kicked, rejected, group deleted): their client is told they are out. */
 export function occupantRemoved(services: Services, groupId: string, userId: string, screenName: string | undefined): void {
   if (!services.xmpp || !services.xmpp.isRemote(userId.slice(userId.lastIndexOf('@') + 1))) return;
-  const to = fullJidOf(groupId, userId);
+  const to = fullJidOf(services, groupId, userId);
   occupantJids.delete(occupantKey(groupId, userId));
   send(services, occupantPresenceStanza(services, groupId, { userId, screenName: screenName ?? 'you', subscribeNotice: false }, to, { self: true, leaving: true }));
 }

@@ -58,6 +58,8 @@ export class GroupStore {
   private readonly deleteJoined;
   private readonly updateSubscription;
   private readonly joinedGroupsOf;
+  private readonly selectOccupantJid;
+  private readonly updateOccupantJid;
   private readonly selectRejected;
   private readonly insertRejected;
   private readonly deleteRejected;
@@ -86,6 +88,8 @@ export class GroupStore {
     );
     this.deleteJoined = db.prepare('DELETE FROM group_joined WHERE group_id = ? AND user_id = ?');
     this.updateSubscription = db.prepare('UPDATE group_joined SET subscribe_notice = ? WHERE group_id = ? AND user_id = ?');
+    this.selectOccupantJid = db.prepare<[string, string], { xmpp_jid: string | null }>('SELECT xmpp_jid FROM group_joined WHERE group_id = ? AND user_id = ?');
+    this.updateOccupantJid = db.prepare('UPDATE group_joined SET xmpp_jid = ? WHERE group_id = ? AND user_id = ?');
     this.selectEveryJoined = db.prepare<[], { group_id: string; user_id: string }>('SELECT group_id, user_id FROM group_joined');
     this.joinedGroupsOf = db.prepare<[string], { group_id: string }>('SELECT group_id FROM group_joined WHERE user_id = ?');
     this.selectRejected = db.prepare<[string], { user_id: string }>('SELECT user_id FROM group_rejected WHERE group_id = ? ORDER BY user_id');
@@ -152,6 +156,15 @@ export class GroupStore {
 
   leave(groupId: string, userId: string): void {
     this.deleteJoined.run(groupId, userId);
+  }
+
+  /** The full JID an XMPP occupant joined from (room traffic goes there). */
+  occupantJid(groupId: string, userId: string): string | undefined {
+    return this.selectOccupantJid.get(groupId, userId)?.xmpp_jid ?? undefined;
+  }
+
+  setOccupantJid(groupId: string, userId: string, jid: string): void {
+    this.updateOccupantJid.run(jid, groupId, userId);
   }
 
   setNoticeSubscription(groupId: string, userId: string, on: boolean): void {

@@ -7,7 +7,8 @@
 // (GroupChangeNotice); a phone's group message (non-ASCII) as groupchat from room/screen-name;
 // the XMPP user's groupchat reaching the phones under the nickname (and reflected to its
 // sender); private messages both ways (room/nick → phone, phone → nick); a picture sent to the
-// group as a download link; the occupant staying past the rejoin grace (it has no session); a
+// group as a download link; the occupant staying past the rejoin grace (it has no session) and
+// across a restart of Village (its full JID is kept); a
 // phone leaving as unavailable occupant presence; leaving with unavailable presence (own
 // unavailable presence, 110; sending afterwards refused); a groupchat to a room that does not
 // exist (item-not-found). Missing Prosody fails; nothing here skips.
@@ -258,6 +259,31 @@ describe('IMPS groups as XMPP MUC rooms, with a real Prosody', () => {
       const got = await drainUntil(alice, (g) => groupMessagesIn(g).length > 0, 'the groupchat after the grace');
       assert.deepEqual(groupMessagesIn(got), [{ from: 'Bob', to: undefined, groupId: GROUP, text }], 'Bob is still in the group');
       assert.ok(!changeNotices(got, GROUP).some((n) => leftIn('1.2', n).includes('Bob')), 'nobody saw Bob leave');
+      await dave.drain();
+    }));
+
+  test('Village restarted: the XMPP occupant is still in the room, past the new grace, at its own resource', () =>
+    withLogs(async () => {
+      await server.stop();
+      await server.restart();
+      startedAt = Date.now();
+      alice = await loggedIn(server, 'alice');
+      dave = await loggedIn(server, 'dave');
+      for (const [phone, name] of [[alice, 'Alice'], [dave, 'Dave']] as const) {
+        const rejoined = await phone.request(joinGroupRequest('1.2', GROUP, { screenName: name, subscribe: true }));
+        assert.equal(rejoined.primitive.name, 'JoinGroup-Response', `${name} is back in the group: ${resultCode(rejoined.primitive)}`);
+      }
+      await new Promise((r) => setTimeout(r, REJOIN_GRACE_S * 1000 + 500));
+      // A groupchat to a bare JID is not delivered (RFC 6121 §8.5.2.1.1): this arrives only if
+      // Village kept the full JID Bob joined from.
+      const text = 'nach dem Neustart ✓';
+      await sent(alice, groupMessageRequest(GROUP, text, { from: 'Alice' }), 'the group message');
+      const got = await bob.waitFor((s) => s.name === 'message' && s.attrs['from'] === `${ROOM}/Alice` && bodyOf(s) === text, WAIT_MS, 'the group message after the restart');
+      assert.equal(got.attrs['to'], bob.jid);
+      const back = 'ich bin noch da';
+      bob.sendMessage(ROOM, back, { type: 'groupchat' });
+      const atAlice = await drainUntil(alice, (g) => groupMessagesIn(g).some((m) => m.text === back), 'Bob’s groupchat after the restart');
+      assert.ok(!changeNotices(atAlice, GROUP).some((n) => leftIn('1.2', n).includes('Bob')), 'nobody saw Bob leave');
       await dave.drain();
     }));
 
