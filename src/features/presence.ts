@@ -18,7 +18,7 @@ import type { Services } from '../services.ts';
 import type { PrimitiveHandler, SessionView } from './types.ts';
 import { requestAuthorization, visibleAttributes } from './authorization.ts';
 import { listMembers, parseListId } from './contact-lists.ts';
-import { isXmppUser, sendPresenceToXmpp, sendSubscriptionToXmpp } from './xmpp-gateway.ts';
+import { isXmppUser, probeXmppContacts, sendPresenceToXmpp, sendSubscriptionToXmpp } from './xmpp-gateway.ts';
 
 /** Attributes a watcher sees change on login and logout. */
 const ONLINE_ATTRIBUTES = ['OnlineStatus', 'UserAvailability'];
@@ -130,6 +130,7 @@ export function userCameOnline(services: Services, userId: string): void {
   if (!availability || textOf(availability, 'PresenceValue')?.toUpperCase() === 'NOT_AVAILABLE') update.push(value('UserAvailability', 'AVAILABLE'));
   storeAttributes(services, userId, update);
   publish(services, userId, ONLINE_ATTRIBUTES);
+  probeXmppContacts(services, userId);
 }
 
 /**

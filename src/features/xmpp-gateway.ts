@@ -210,6 +210,18 @@ export function sendSubscriptionToXmpp(services: Services, from: string, to: str
   send(services, xml('presence', NS.server, { from, to, type, id: stanzaId() }));
 }
 
+/**
+ * Our user came online: ask the servers of the XMPP users they watch for those users' presence
+ * now (RFC 6121 §4.3), since what we stored may be stale (after a restart everyone is shown
+ * offline until heard from).
+ */
+export function probeXmppContacts(services: Services, userId: string): void {
+  if (!services.xmpp) return;
+  for (const { target } of services.presence.watchedBy(userId)) {
+    if (isXmppUser(services, target)) send(services, xml('presence', NS.server, { from: userId, to: target, type: 'probe', id: stanzaId() }), services.now() + 600_000);
+  }
+}
+
 // ── XMPP → IMPS ─────────────────────────────────────────────────────────────────────────────
 
 /** A stanza from an authenticated peer to one of our domains. */

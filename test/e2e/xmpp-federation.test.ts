@@ -25,7 +25,7 @@ import { child, el, leaf, textOf, type CspElement } from '../../src/csp/tree.ts'
 import { assertStatus, notified, subscribeRequest, updateRequest, userRefs, value, valueOf } from '../support/presence.ts';
 
 const PASSWORD = 'xmpp-pw ünïcode';
-const XMPP_USERS = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace'].map((name) => ({ name, password: PASSWORD }));
+const XMPP_USERS = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'].map((name) => ({ name, password: PASSWORD }));
 const NS_RECEIPTS = 'urn:xmpp:receipts';
 const NS_OOB = 'jabber:x:oob';
 const WAIT_MS = 15_000;
@@ -373,6 +373,27 @@ for (const mode of PROSODY_MODES) {
 
         frank = await xmppUser('frank');
         for (const text of unread) await frank.waitFor(messageFrom('ursula@imps.test', text), 30_000, `"${text}"`);
+      }));
+
+    test('a phone logging in sees its XMPP contacts as they are now, even after a Village restart (probes)', () =>
+      withLogs(async () => {
+        const heidi = await xmppUser('heidi');
+        let olga = await new TestPhone(server, 'olga').login();
+        assertStatus(await olga.request(subscribeRequest('1.2', { users: ['wv:heidi@xmpp.test'] })), 200, 'SubscribePresence');
+        await heidi.waitFor(presenceFrom('olga@imps.test', 'subscribe'), WAIT_MS, 'the subscription request');
+        heidi.presence({ to: 'olga@imps.test', type: 'subscribed' });
+        heidi.presence({ show: 'away', status: 'Am Strand 🏖' });
+        await olga.waitFor(presenceNotice('wv:heidi@xmpp.test', (l) => valueOf(l, 'StatusText') === 'Am Strand 🏖'), 'heidi’s presence');
+
+        // A restart shows everyone offline until heard from; olga's login asks heidi's server.
+        await server.stop();
+        await server.restart();
+        olga = await new TestPhone(server, 'olga').login();
+        const now = await olga.waitFor(
+          presenceNotice('wv:heidi@xmpp.test', (l) => valueOf(l, 'OnlineStatus') === 'T' && valueOf(l, 'StatusText') === 'Am Strand 🏖'),
+          'heidi online again, from the probe',
+        );
+        assert.equal(valueOf(notified([now], 'wv:heidi@xmpp.test')[0], 'UserAvailability'), 'DISCREET', 'away shows as DISCREET');
       }));
 
     test('Village restarted: the links come back both ways', () =>
