@@ -16,7 +16,7 @@ import { UserProfileStore } from './store/user-profiles.ts';
 import { SearchResults } from './search-results.ts';
 import { InvitationStore } from './store/invitations.ts';
 import { startHousekeeping } from './housekeeping.ts';
-import { everyoneOffline } from './features/presence.ts';
+import { everyoneOffline, tellXmppWatchersOffline } from './features/presence.ts';
 import { openVault } from './auth/password-vault.ts';
 import { ChallengeBook } from './auth/challenges.ts';
 import { MetaStore } from './store/meta.ts';
@@ -104,9 +104,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   messages.onQueued = (user) => router.wake(user);
   notices.onQueued = (user) => router.wake(user);
   const wentOffline = everyoneOffline(services);
-  if (wentOffline) log.info({ users: wentOffline }, 'users left online by an unclean stop are now shown offline');
+  if (wentOffline.length) log.info({ users: wentOffline.length }, 'users left online by an unclean stop are now shown offline');
   try {
     services.xmpp = await XmppFederation.start(config, log, new S2sQueue(db), { stanza: (node) => handleXmppStanza(services, node) }, services.now);
+    tellXmppWatchersOffline(services, wentOffline);
   } catch (err) {
     await cir.close();
     db.close();

@@ -137,13 +137,21 @@ export function userCameOnline(services: Services, userId: string): void {
  * At start-up no session exists: whoever was online when the server last stopped without a
  * goodbye (a crash, SIGKILL) is published offline, or watchers would see them online forever.
  */
-export function everyoneOffline(services: Services): number {
-  let count = 0;
-  for (const userId of services.presence.usersOnline()) {
-    storeAttributes(services, userId, [value('OnlineStatus', 'F'), value('UserAvailability', 'NOT_AVAILABLE')]);
-    count++;
+export function everyoneOffline(services: Services): string[] {
+  const users = services.presence.usersOnline();
+  for (const userId of users) storeAttributes(services, userId, [value('OnlineStatus', 'F'), value('UserAvailability', 'NOT_AVAILABLE')]);
+  return users;
+}
+
+/**
+ * Watchers on XMPP servers kept their own view of our users through our crash: once federation
+ * is up again, those we just showed offline are shown offline to them too.
+ */
+export function tellXmppWatchersOffline(services: Services, users: string[]): void {
+  for (const userId of users) {
+    if (isXmppUser(services, userId)) continue;
+    for (const { watcher } of services.presence.watchersOf(userId)) if (isXmppUser(services, watcher)) sendPresenceToXmpp(services, userId, watcher);
   }
-  return count;
 }
 
 export function userWentOffline(services: Services, userId: string): void {

@@ -25,7 +25,7 @@ import { child, el, leaf, textOf, type CspElement } from '../../src/csp/tree.ts'
 import { assertStatus, notified, subscribeRequest, updateRequest, userRefs, value, valueOf } from '../support/presence.ts';
 
 const PASSWORD = 'xmpp-pw ünïcode';
-const XMPP_USERS = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'].map((name) => ({ name, password: PASSWORD }));
+const XMPP_USERS = ['bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'].map((name) => ({ name, password: PASSWORD }));
 const NS_RECEIPTS = 'urn:xmpp:receipts';
 const NS_OOB = 'jabber:x:oob';
 const WAIT_MS = 15_000;
@@ -394,6 +394,20 @@ for (const mode of PROSODY_MODES) {
           'heidi online again, from the probe',
         );
         assert.equal(valueOf(notified([now], 'wv:heidi@xmpp.test')[0], 'UserAvailability'), 'DISCREET', 'away shows as DISCREET');
+      }));
+
+    test('Village killed: once back, it tells XMPP watchers that our users are offline', () =>
+      withLogs(async () => {
+        const ivan = await xmppUser('ivan');
+        const petra = await new TestPhone(server, 'petra').login();
+        ivan.presence({ to: 'petra@imps.test', type: 'subscribe' });
+        await petra.waitFor((p) => p.name === 'PresenceAuth-Request' && textOf(p, 'UserID') === 'wv:ivan@xmpp.test', 'a PresenceAuth-Request');
+        assertStatus(await petra.request(el('PresenceAuth-User', [leaf('UserID', 'wv:ivan@xmpp.test'), leaf('Acceptance', true)])), 200, 'PresenceAuth-User');
+        await ivan.waitFor(presenceFrom('petra@imps.test'), WAIT_MS, 'petra online');
+
+        await server.kill(); // no goodbye to anyone
+        await server.restart();
+        await ivan.waitFor(presenceFrom('petra@imps.test', 'unavailable'), WAIT_MS, 'petra offline after the restart');
       }));
 
     test('Village restarted: the links come back both ways', () =>
