@@ -435,10 +435,27 @@ function receiveIq(services: Services, node: XmlNode): void {
   const type = node.attrs['type'];
   if (type !== 'get' && type !== 'set') return;
   const query = childElements(node)[0];
-  // XEP-0199 ping gets its answer; anything else is not implemented (RFC 6120 requires an answer).
-  if (type === 'get' && query?.name === 'ping' && query.ns === 'urn:xmpp:ping') {
-    send(services, xml('iq', NS.server, { type: 'result', from: node.attrs['to'], to: node.attrs['from'], id: node.attrs['id'] }), services.now() + 60_000);
-    return;
+  const answer = (...children: XmlNode[]) =>
+    send(services, xml('iq', NS.server, { type: 'result', from: node.attrs['to'], to: node.attrs['from'], id: node.attrs['id'] }, ...children), services.now() + 60_000);
+  // XEP-0199 ping gets its answer.
+  if (type === 'get' && query?.name === 'ping' && query.ns === NS.ping) return answer();
+  // XEP-0030 disco#info: what this server is, and that our users' accounts exist.
+  if (type === 'get' && query?.name === 'query' && query.ns === NS.discoInfo && !query.attrs['node']) {
+    const info = discoInfo(services, parseJid(node.attrs['to']), node.attrs['to'] ?? '');
+    if (info) return answer(xml('query', NS.discoInfo, {}, ...info));
   }
+  // Anything else is not implemented (RFC 6120 requires an answer).
   bounce(services, node, 'cancel', 'service-unavailable');
+}
+
+/** The identity and features of one of our domains or of one of our users, or undefined for nobody. */
+function discoInfo(services: Services, jid: Jid | undefined, to: string): XmlNode[] | undefined {
+  const feature = (v: string) => xml('feature', NS.discoInfo, { var: v });
+  if (!jid && services.config.domains.includes(to.toLowerCase())) {
+    return [xml('identity', NS.discoInfo, { category: 'server', type: 'im', name: services.config.service.name }), feature(NS.discoInfo), feature(NS.ping)];
+  }
+  if (jid && !jid.resource && services.config.domains.includes(jid.domain) && services.accounts.get(userIdOf(jid))) {
+    return [xml('identity', NS.discoInfo, { category: 'account', type: 'registered' }), feature(NS.discoInfo)];
+  }
+  return undefined;
 }

@@ -191,6 +191,25 @@ for (const mode of PROSODY_MODES) {
         assert.equal(received.text, reply);
         assert.equal(received.contentType, 'text/plain');
 
+        // A message to nobody here comes back as an error; disco#info tells what the server and
+        // an account are, and that nobody is nobody.
+        const lost = bob.sendMessage('nobody@imps.test', 'Hallo?');
+        const error = await bob.waitFor((st) => st.name === 'message' && st.attrs['id'] === lost, WAIT_MS, 'the error for nobody');
+        assert.equal(error.attrs['type'], 'error');
+        assert.ok(childOf(childOf(error, 'error')!, 'service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas'), 'service-unavailable (RFC 6121 §8.5.2)');
+        const disco = async (to: string) => {
+          const id = `disco-${to}`;
+          bob.send(`<iq type='get' to='${to}' id='${id}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+          return bob.waitFor((st) => st.name === 'iq' && st.attrs['id'] === id, WAIT_MS, `disco#info of ${to}`);
+        };
+        const identityOf = (iq: XmlElement) => childOf(childOf(iq, 'query', 'http://jabber.org/protocol/disco#info')!, 'identity', 'http://jabber.org/protocol/disco#info')?.attrs;
+        const ofServer = await disco('imps.test');
+        assert.equal(ofServer.attrs['type'], 'result');
+        assert.deepEqual({ category: identityOf(ofServer)?.['category'], type: identityOf(ofServer)?.['type'] }, { category: 'server', type: 'im' });
+        const account = await disco('alice@imps.test');
+        assert.deepEqual({ category: identityOf(account)?.['category'], type: identityOf(account)?.['type'] }, { category: 'account', type: 'registered' });
+        assert.equal((await disco('nobody@imps.test')).attrs['type'], 'error');
+
         // Both streams were secured and authenticated as this mode allows.
         const entries = server.logEntries();
         const outgoing = entries.find((e) => e['msg'] === 'XMPP link up');

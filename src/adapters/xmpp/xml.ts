@@ -19,6 +19,7 @@ export const NS = {
   mucUser: 'http://jabber.org/protocol/muc#user',
   chatStates: 'http://jabber.org/protocol/chatstates',
   ping: 'urn:xmpp:ping',
+  discoInfo: 'http://jabber.org/protocol/disco#info',
 } as const;
 
 export interface XmlNode {
