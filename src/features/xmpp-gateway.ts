@@ -354,6 +354,10 @@ function receivePresence(services: Services, node: XmlNode): void {
       // Unasked-for approvals are ignored (RFC 6121 §3.1.6): our user never wanted to watch them.
       if (!localKnown || !services.presence.subscription(local, remote)) return;
       services.presence.setGrant(remote, local, { state: 'granted' }, services.now());
+      // And ask for their presence now: servers may send presence before the approval that
+      // lets us show it (Prosody writes a fresh presence ahead of stanzas queued while its
+      // link was coming up), and what we then showed would be stale.
+      send(services, xml('presence', NS.server, { from: local, to: remote, type: 'probe', id: stanzaId() }), services.now() + 600_000);
       return;
     case 'unsubscribed':
       if (!localKnown) return;

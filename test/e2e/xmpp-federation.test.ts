@@ -162,6 +162,16 @@ for (const mode of PROSODY_MODES) {
       }
     };
 
+    /** A phone whose message reached frank (so the link is up); then frank logs off (offline storage from then on). */
+    const linkUpFrankAway = async (phoneName: string): Promise<TestPhone> => {
+      const phone = await new TestPhone(server, phoneName).login();
+      const frank = await xmppUser('frank');
+      sentMessageId(await phone.request(sendText('wv:frank@xmpp.test', 'Link steht')));
+      await frank.waitFor(messageFrom(`${phoneName}@imps.test`, 'Link steht'), WAIT_MS, 'the first message');
+      await frank.close();
+      return phone;
+    };
+
     before(async () => {
       [villagePort] = (await freePorts(1)) as [number];
       prosody = await Prosody.start({ mode, villageS2sPort: villagePort, users: XMPP_USERS, pki });
@@ -343,11 +353,7 @@ for (const mode of PROSODY_MODES) {
 
     test('Prosody restarted: messages sent meanwhile wait, and arrive once the link is back', () =>
       withLogs(async () => {
-        const phone = await new TestPhone(server, 'quinn').login();
-        let frank = await xmppUser('frank');
-        sentMessageId(await phone.request(sendText('wv:frank@xmpp.test', 'vor dem Neustart')));
-        await frank.waitFor(messageFrom('quinn@imps.test', 'vor dem Neustart'), WAIT_MS, 'the first message');
-        await frank.close();
+        const phone = await linkUpFrankAway('quinn');
 
         await prosody.stop();
         const whileDown = ['während Prosody schläft 1', 'während Prosody schläft 2 — ü'];
@@ -359,7 +365,7 @@ for (const mode of PROSODY_MODES) {
         await prosody.restart();
 
         // Frank logs in again: what Prosody took for him while he was away (offline storage), or live.
-        frank = await xmppUser('frank');
+        const frank = await xmppUser('frank');
         for (const text of whileDown) await frank.waitFor(messageFrom('quinn@imps.test', text), 30_000, `"${text}"`);
         // Confirmed by Prosody, they leave the queue.
         const deadline = Date.now() + WAIT_MS;
@@ -376,11 +382,7 @@ for (const mode of PROSODY_MODES) {
 
     test('Prosody crashed with our messages unread: they are written again, none lost', () =>
       withLogs(async () => {
-        const phone = await new TestPhone(server, 'ursula').login();
-        let frank = await xmppUser('frank');
-        sentMessageId(await phone.request(sendText('wv:frank@xmpp.test', 'Link steht')));
-        await frank.waitFor(messageFrom('ursula@imps.test', 'Link steht'), WAIT_MS, 'the first message');
-        await frank.close();
+        const phone = await linkUpFrankAway('ursula');
 
         // Frozen, Prosody leaves what we write in its socket unread; then it dies with it.
         prosody.freeze();
@@ -390,7 +392,7 @@ for (const mode of PROSODY_MODES) {
         await prosody.crash();
         await prosody.restart();
 
-        frank = await xmppUser('frank');
+        const frank = await xmppUser('frank');
         for (const text of unread) await frank.waitFor(messageFrom('ursula@imps.test', text), 30_000, `"${text}"`);
       }));
 
