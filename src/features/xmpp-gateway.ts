@@ -342,7 +342,7 @@ function receivePresence(services: Services, node: XmlNode): void {
   switch (type) {
     case undefined:
     case 'unavailable':
-      return presenceUpdate(services, remote, from.resource, node, type === 'unavailable');
+      return presenceUpdate(services, remote, from.resource, node, type === 'unavailable', localKnown ? local : undefined);
     case 'probe':
       if (localKnown) sendPresenceToXmpp(services, local, remote);
       return;
@@ -384,21 +384,45 @@ interface ResourcePresence {
 
 /** The online resources of XMPP users, per server instance: one client leaving must not hide another. */
 const onlineResources = new WeakMap<Services, Map<string, Map<string, ResourcePresence>>>();
+/** XMPP users whose bare-JID "unavailable" is being checked with a probe, and since when (ms). */
+const confirming = new WeakMap<Services, Map<string, number>>();
+/** How long a probe's answer is waited for before a bare-JID "unavailable" is simply believed. */
+const CONFIRM_MS = 10_000;
+
+/** The per-server-instance map in `maps`, made on first use. */
+function mapFor<V>(maps: WeakMap<Services, Map<string, V>>, services: Services): Map<string, V> {
+  let map = maps.get(services);
+  if (!map) maps.set(services, (map = new Map()));
+  return map;
+}
 
 /**
  * An XMPP user's presence, stored under their id and shown to our users who watch them. Their
  * clients are tracked apart; phones see the one with the highest priority (the latest on a tie),
  * and the user goes offline only when the last one does.
+ *
+ * An "unavailable" from the bare JID while clients are known online is checked first: servers
+ * send one to acknowledge a subscription request, and Prosody may deliver it late, after the
+ * user's own presence. A probe asks; its answer (their clients' presence, or unavailable again)
+ * decides. `prober` is our user it was addressed to.
  */
-function presenceUpdate(services: Services, remote: string, resource: string | undefined, node: XmlNode, unavailable: boolean): void {
-  let byUser = onlineResources.get(services);
-  if (!byUser) onlineResources.set(services, (byUser = new Map()));
+function presenceUpdate(services: Services, remote: string, resource: string | undefined, node: XmlNode, unavailable: boolean, prober: string | undefined): void {
+  const byUser = mapFor(onlineResources, services);
   const resources = byUser.get(remote) ?? new Map<string, ResourcePresence>();
+  const pending = mapFor(confirming, services);
+  const checkingSince = pending.get(remote);
+  const now = services.now();
+  if (unavailable && resource === undefined && resources.size > 0 && prober && (checkingSince === undefined || now - checkingSince > CONFIRM_MS)) {
+    pending.set(remote, now);
+    send(services, xml('presence', NS.server, { from: prober, to: remote, type: 'probe', id: stanzaId() }), now + 600_000);
+    return;
+  }
+  pending.delete(remote);
   const said: ResourcePresence = {
     show: childText(node, 'show')?.trim().toLowerCase(),
     status: childText(node, 'status'),
     priority: Number.parseInt(childText(node, 'priority') ?? '0', 10) || 0,
-    at: services.now(),
+    at: now,
   };
   if (unavailable) {
     if (resource === undefined) resources.clear();

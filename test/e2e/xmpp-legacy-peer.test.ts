@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
+import { getPresenceRequest, subscribeRequest, valueOf } from '../support/presence.ts';
+import { child, childrenNamed } from '../../src/csp/tree.ts';
 
 const WAIT_MS = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -217,6 +219,49 @@ describe('XMPP federation with a pre-1.0 (dialback-only) server', () => {
     ours.send(`<message from='carl@old.test/desk' to='alice@imps.test' type='chat'><body>an imps.test</body></message>`);
     assert.deepEqual((await receive(bea)).map((m) => m.text), ['an other.test']);
     assert.deepEqual((await receive(phone)).map((m) => m.text), ['an imps.test']);
+    ours.socket.destroy();
+  });
+  test('an "unavailable" from the bare JID while a client is online is checked with a probe first', async () => {
+    // alice watches carl@old.test; carl approves over a stream of old.test's own.
+    const ours = await connectToVillage(server.xmppPort!);
+    ours.send(`${HEADER_OPEN} from='old.test' to='imps.test'>`);
+    await ours.until(/<stream:stream[^>]*>/, 'Village’s header');
+    ours.send(`<db:result from='old.test' to='imps.test'>k3</db:result>`);
+    await ours.until(/type=['"]valid['"]/, 'imps.test accepted');
+    const { village } = await villageStream('imps.test');
+    const probes = () => (village.text.match(/<presence[^>]*type="probe"[^>]*>/g) ?? []).length;
+
+    assert.equal(resultCode((await phone.request(subscribeRequest('1.2', { users: ['wv:carl@old.test'] }))).primitive), 200);
+    await village.until(/<presence[^>]*type="subscribe"[^>]*to="carl@old\.test"|<presence[^>]*to="carl@old\.test"[^>]*type="subscribe"/, 'the subscription request');
+    ours.send(`<presence from='carl@old.test' to='alice@imps.test' type='subscribed'/>`);
+    ours.send(`<presence from='carl@old.test/desk' to='alice@imps.test'><status>hier</status></presence>`);
+    const shown = async () => {
+      const answer = (await phone.request(getPresenceRequest('1.2', { users: ['wv:carl@old.test'] }))).primitive;
+      const list = child(childrenNamed(answer, 'Presence')[0], 'PresenceSubList');
+      return { online: valueOf(list, 'OnlineStatus'), status: valueOf(list, 'StatusText') };
+    };
+    const until = async (want: { online: string; status: string }, what: string) => {
+      const deadline = Date.now() + WAIT_MS;
+      let now = await shown();
+      while ((now.online !== want.online || now.status !== want.status) && Date.now() < deadline) {
+        await sleep(50);
+        now = await shown();
+      }
+      assert.deepEqual(now, want, what);
+    };
+    await until({ online: 'T', status: 'hier' }, 'carl online');
+    const probesBefore = probes();
+
+    // A late acknowledgement-style unavailable from the bare JID: asked about, not believed yet.
+    ours.send(`<presence from='carl@old.test' to='alice@imps.test' type='unavailable'/>`);
+    await village.until(new RegExp(`(<presence[^>]*type="probe"[^>]*>[^]*){${probesBefore + 1}}`), 'a probe');
+    assert.deepEqual(await shown(), { online: 'T', status: 'hier' }, 'still shown online while asking');
+    // The answer: carl's client is there.
+    ours.send(`<presence from='carl@old.test/desk' to='alice@imps.test'><status>immer noch hier</status></presence>`);
+    await until({ online: 'T', status: 'immer noch hier' }, 'carl still online');
+    // Carl's client really leaves: believed at once.
+    ours.send(`<presence from='carl@old.test/desk' to='alice@imps.test' type='unavailable'/>`);
+    await until({ online: 'F', status: '' }, 'carl offline');
     ours.socket.destroy();
   });
 });
