@@ -3,9 +3,10 @@
 // later. It also passes "something waits for this user" on to the sessions' wakers (CIR).
 import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import type { Logger } from './log.ts';
-import { hasQueued, sessionMachine, type OutboxItem, type SessionActor, type SessionInput } from '../actors/session.ts';
+import { hasQueued, isActive, sessionMachine, type OutboxItem, type SessionActor, type SessionInput } from '../actors/session.ts';
 import { groupMachine, type GroupActor } from '../actors/group.ts';
 import type { Services } from './services.ts';
+import type { CirHooks } from './adapters/cir/cir-service.ts';
 
 /** Timer source for actors (xstate's Clock; SimulatedClock in tests). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -91,6 +92,19 @@ export class Router {
   hasQueued(sessionId: string): boolean {
     const actor = this.bySessionId.get(sessionId);
     return actor ? hasQueued(actor.getSnapshot()) : false;
+  }
+
+  /** What the CIR transports ask of the live sessions. */
+  cirHooks(): CirHooks {
+    return {
+      session: (sessionId) => {
+        const snapshot = this.session(sessionId)?.getSnapshot();
+        return snapshot && isActive(snapshot) ? snapshot.context : undefined;
+      },
+      queued: (sessionId) => this.hasQueued(sessionId),
+      failed: (sessionId, attempt) => this.session(sessionId)?.send({ type: 'CIR_FAILED', attempt }),
+      stcpChanged: (sessionId, bound) => this.log.debug({ bound }, 'STCP connection of a session changed'),
+    };
   }
 
   /**

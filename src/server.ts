@@ -2,35 +2,18 @@
 // takes them down again in the right order.
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import type { Services } from './services.ts';
+import { composeServices, type Services } from './services.ts';
 import { openDatabase } from './store/db.ts';
-import { AccountStore } from './store/accounts.ts';
-import { MessageStore } from './store/messages.ts';
-import { NoticeStore } from './store/notices.ts';
-import { AccessListStore } from './store/access-lists.ts';
-import { ClientProfileStore } from './store/client-profiles.ts';
-import { ContactListStore } from './store/contact-lists.ts';
-import { PresenceStore } from './store/presence.ts';
-import { GroupStore } from './store/groups.ts';
-import { UserProfileStore } from './store/user-profiles.ts';
-import { SearchResults } from './search-results.ts';
-import { InvitationStore } from './store/invitations.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { everyoneOffline, tellXmppWatchersOffline } from './features/presence.ts';
 import { openVault } from './auth/password-vault.ts';
-import { ChallengeBook } from './auth/challenges.ts';
 import { MetaStore } from './store/meta.ts';
-import { LoginThrottle } from './auth/login-throttle.ts';
-import { Authenticator } from './auth/authenticator.ts';
 import { Router } from './router.ts';
 import { startHttpAdapter, type HttpAdapter } from './adapters/http.ts';
 import { CirService } from './adapters/cir/cir-service.ts';
 import { XmppFederation } from './adapters/xmpp/federation.ts';
 import { S2sQueue } from './store/s2s-queue.ts';
-import { ContentStore } from './store/content.ts';
-import { XmppReceiptStore } from './store/xmpp-receipts.ts';
 import { handleXmppStanza } from './features/xmpp-gateway.ts';
-import { isActive } from '../actors/session.ts';
 
 export interface RunningServer {
   services: Services;
@@ -48,58 +31,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     db.close();
     throw err;
   }
-  const accounts = new AccountStore(db);
-  const messages = new MessageStore(db);
-  const notices = new NoticeStore(db);
-  // No session survives a restart, so no offer can still be outstanding.
-  messages.releaseAllOffers();
-  notices.releaseAllOffers();
-  const challenges = new ChallengeBook({
-    lifetimeMs: config.session.nonceLifetime * 1000,
-    perUser: 16,
-    perAddressPerMinute: config.loginLimits.challengesPerAddressPerMinute,
-  });
-  const auth = new Authenticator(accounts, vault, new LoginThrottle(config.loginLimits), challenges, config.autoRegister);
   const router = new Router(log, config.session.maxPerUser);
   let cir: CirService;
   try {
-    cir = await CirService.start(config, log, {
-      session: (sessionId) => {
-        const actor = router.session(sessionId);
-        const snapshot = actor?.getSnapshot();
-        return snapshot && isActive(snapshot) ? snapshot.context : undefined;
-      },
-      queued: (sessionId) => router.hasQueued(sessionId),
-      failed: (sessionId, attempt) => router.session(sessionId)?.send({ type: 'CIR_FAILED', attempt }),
-      stcpChanged: (sessionId, bound) => log.debug({ bound }, 'STCP connection of a session changed'),
-    });
+    cir = await CirService.start(config, log, router.cirHooks());
   } catch (err) {
     db.close();
     throw err;
   }
-  const services: Services = {
-    config,
-    log,
-    now: () => Date.now(),
-    accounts,
-    messages,
-    notices,
-    accessLists: new AccessListStore(db),
-    profiles: new ClientProfileStore(db),
-    contactLists: new ContactListStore(db),
-    presence: new PresenceStore(db),
-    groups: new GroupStore(db),
-    userProfiles: new UserProfileStore(db),
-    searches: new SearchResults({ perSession: config.search.maxPerSession, keepMs: config.search.keepSeconds * 1000 }),
-    invitations: new InvitationStore(db),
-    auth,
-    router,
-    cir,
-    xmpp: undefined,
-    content: new ContentStore(db),
-    xmppReceipts: new XmppReceiptStore(db),
-  };
-  router.attach(services);
+  const services = composeServices(db, vault, { config, log, now: () => Date.now(), router, cir });
+  const { messages, notices } = services;
+  // No session survives a restart, so no offer can still be outstanding.
+  messages.releaseAllOffers();
+  notices.releaseAllOffers();
   // Whatever is queued for a user may need their phone woken.
   messages.onQueued = (user) => router.wake(user);
   notices.onQueued = (user) => router.wake(user);
