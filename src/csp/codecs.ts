@@ -6,6 +6,7 @@ import type { Decoded, DecodeLimits } from './xml-codec.ts';
 import { decodeXml, encodeXml, sniffXmlVersion } from './xml-codec.ts';
 import { decodeWbxml, encodeWbxml, salvageWbxml, sniffWbxmlVersion } from './wbxml-codec.ts';
 import { JSON_CODEC } from './json-codec.ts';
+import { salvageIds, type Salvaged } from './salvage.ts';
 
 export type EncodingName = 'xml' | 'wbxml' | 'json';
 
@@ -16,20 +17,14 @@ export interface Codec {
   /** The version of a body that failed to decode, if it can still be read. */
   sniffVersion(body: Buffer): CspVersion | undefined;
   /** TransactionID and SessionID of a body that failed to decode, to address the error to. */
-  salvage(body: Buffer): { transactionId?: string; sessionId?: string };
+  salvage(body: Buffer): Salvaged;
   /** Content-Type for an answer when the request named none (and for the test phones). */
   defaultContentType(version: CspVersion): string;
 }
 
-function salvageXml(body: Buffer): { transactionId?: string; sessionId?: string } {
+function salvageXml(body: Buffer): Salvaged {
   const head = body.subarray(0, 8192).toString('utf8');
-  const grab = (name: string) => new RegExp(`<(?:\\w+:)?${name}>\\s*([^<]{1,200}?)\\s*</`, 'i').exec(head)?.[1];
-  const out: { transactionId?: string; sessionId?: string } = {};
-  const transactionId = grab('TransactionID');
-  const sessionId = grab('SessionID');
-  if (transactionId) out.transactionId = transactionId;
-  if (sessionId) out.sessionId = sessionId;
-  return out;
+  return salvageIds((name) => new RegExp(`<(?:\\w+:)?${name}>\\s*([^<]{1,200}?)\\s*</`, 'i').exec(head)?.[1]);
 }
 
 export const XML_CODEC: Codec = {

@@ -31,6 +31,7 @@ import type { Decoded, DecodeLimits } from './xml-codec.ts';
 import { DecodeError } from './xml-codec.ts';
 import type { ElementType, Particle, VersionSchema } from './schema/index.ts';
 import { modelNames, schemaFor } from './schema/index.ts';
+import { salvageIds, type Salvaged } from './salvage.ts';
 
 export const JSON_MEDIA_TYPE = 'application/vnd.wv.csp+json';
 
@@ -297,7 +298,7 @@ export function sniffJsonVersion(body: Buffer): CspVersion | undefined {
 }
 
 /** TransactionID and SessionID of a body that failed to decode, to address the error to. */
-export function salvageJson(body: Buffer): { transactionId?: string; sessionId?: string } {
+export function salvageJson(body: Buffer): Salvaged {
   const text = looseText(body);
   const grab = (name: string) => {
     const literal = new RegExp(`"${name}"\\s*:\\s*("(?:[^"\\\\\\n]|\\\\.){1,200}"|\\d{1,20})`, 'i').exec(text)?.[1];
@@ -307,12 +308,7 @@ export function salvageJson(body: Buffer): { transactionId?: string; sessionId?:
     const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : typeof v === 'string' ? v.trim() : undefined;
     return s && s.length <= 200 && !hasLoneSurrogate(s) ? s : undefined;
   };
-  const out: { transactionId?: string; sessionId?: string } = {};
-  const t = clean(grab('TransactionID'));
-  const s = clean(grab('SessionID'));
-  if (t) out.transactionId = t;
-  if (s) out.sessionId = s;
-  return out;
+  return salvageIds((name) => clean(grab(name)));
 }
 
 export const JSON_CODEC: Codec = {

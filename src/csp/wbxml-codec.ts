@@ -17,6 +17,7 @@ import type { CspVersion } from './versions.ts';
 import { CSP_VERSIONS, versionFromIdentifier } from './versions.ts';
 import { schemaFor } from './schema/index.ts';
 import { DecodeError, type Decoded, type DecodeLimits } from './xml-codec.ts';
+import type { Salvaged } from './salvage.ts';
 
 const SWITCH_PAGE = 0x00;
 const END = 0x01;
@@ -557,8 +558,8 @@ export function encodeWbxml(root: CspElement, version: CspVersion): Buffer {
 }
 
 /** TransactionID and SessionID of a broken WBXML body, read as far as it goes. */
-export function salvageWbxml(body: Buffer): { transactionId?: string; sessionId?: string } {
-  const found: { transactionId?: string; sessionId?: string } = {};
+export function salvageWbxml(body: Buffer): Salvaged {
+  const found: Salvaged = {};
   try {
     const r = new Reader(body);
     const header = readHeader(r);
