@@ -18,8 +18,8 @@ import { groupActor } from './groups.ts';
 import { parseGroupId } from './group-properties.ts';
 import type { MessageOutcome } from '../../actors/group.ts';
 import type { JoinedUser } from '../store/groups.ts';
-import { bodyFor, isXmppUser, sendMessageToXmpp, xmppResource } from './xmpp-gateway.ts';
-import { groupDelivery, sendToOccupants, type GroupDeliveryRequest } from './xmpp-groups.ts';
+import { isXmppUser, sendMessageToXmpp, xmppResource } from './xmpp-gateway.ts';
+import { sendToOccupants, type GroupDeliveryRequest } from './xmpp-groups.ts';
 
 /** Most MessageInfo entries one GetMessageList-Response carries. */
 const MAX_LISTED = 100;
@@ -184,17 +184,13 @@ function deliverGroupMessage(services: Services, sender: string, content: Conten
 }
 
 /** A group message from an XMPP occupant, for the phones joined: stored like a phone's group message. */
-function storeGroupMessageForPhones(services: Services, request: GroupDeliveryRequest, phones: string[]): void {
+export function storeGroupMessageForPhones(services: Services, request: GroupDeliveryRequest, phones: string[]): void {
   const content: Content = { contentType: request.contentType, bytes: request.content, binary: request.binary };
   const accepted = phones.filter((id) => !refusal(services, request.sender, id, content));
   if (accepted.length === 0) return;
   const { groupId, senderScreenName, recipientScreenName } = request;
   store(services, request.sender, content, accepted, undefined, false, { groupId, senderScreenName, ...(recipientScreenName !== undefined ? { recipientScreenName } : {}) });
 }
-
-// xmpp-groups.ts cannot import this module (it would be a cycle); it reaches the phones through these hooks.
-groupDelivery.storeForPhones = storeGroupMessageForPhones;
-groupDelivery.textFor = (services, contentType, content, binary) => bodyFor(services, { contentType, content, binary }).body;
 
 /** Queue a message for users on XMPP servers (durably); the same MessageID as its local copies, if any. */
 function sendOverXmpp(services: Services, session: SessionView, content: Content, recipients: string[], validitySeconds: number | undefined, deliveryReport: boolean, messageId = newMessageId()): string {

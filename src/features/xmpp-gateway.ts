@@ -59,8 +59,8 @@ export const xmppResource = (sessionId: string) => 'village-' + createHash('sha2
 /** The domain of a JID or user id ("alice@imps.test/phone" → "imps.test"). */
 const jidDomain = (jid: string) => parseJid(jid)?.domain ?? jid.split('/')[0]!.toLowerCase();
 
-/** Queue a stanza on the link between the sender's and the recipient's domains. */
-function send(services: Services, stanza: XmlNode, expiresAt?: number, carried?: CarriedMessage): void {
+/** Queue a stanza on the link between the sender's and the recipient's domains (by default for messages.validityDefault). */
+export function queueStanza(services: Services, stanza: XmlNode, expiresAt?: number, carried?: CarriedMessage): void {
   const xmpp = services.xmpp;
   if (!xmpp) return;
   const expiry = expiresAt ?? services.now() + services.config.messages.validityDefault * 1000;
@@ -152,7 +152,7 @@ export function sendMessageToXmpp(services: Services, message: OutgoingImpsMessa
       expiresAt: message.expiresAt,
     });
   }
-  send(services, stanza, message.expiresAt, {
+  queueStanza(services, stanza, message.expiresAt, {
     messageId: message.messageId,
     sender: message.sender,
     recipient: message.recipient,
@@ -175,7 +175,7 @@ export function acknowledgedFromXmpp(services: Services, message: StoredMessage)
   if (!services.xmpp) return;
   const owed = services.xmppReceipts.takeOwed(message.messageId);
   if (!owed) return;
-  send(services, xml('message', NS.server, { from: owed.toJid, to: owed.fromJid, id: stanzaId() }, xml('received', NS.receipts, { id: owed.stanzaId })));
+  queueStanza(services, xml('message', NS.server, { from: owed.toJid, to: owed.fromJid, id: stanzaId() }, xml('received', NS.receipts, { id: owed.stanzaId })));
 }
 
 // Presence values: XMPP available (no show) or "chat" ⇄ AVAILABLE; "away", "xa", "dnd" ⇄
@@ -201,13 +201,13 @@ function presenceStanza(services: Services, owner: string, watcher: string): Xml
 /** Tell an XMPP watcher the owner's presence as they may see it. */
 export function sendPresenceToXmpp(services: Services, owner: string, watcher: string): void {
   const stanza = presenceStanza(services, owner, watcher);
-  if (stanza) send(services, stanza);
+  if (stanza) queueStanza(services, stanza);
 }
 
 export type SubscriptionType = 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed';
 
 export function sendSubscriptionToXmpp(services: Services, from: string, to: string, type: SubscriptionType): void {
-  send(services, xml('presence', NS.server, { from, to, type, id: stanzaId() }));
+  queueStanza(services, xml('presence', NS.server, { from, to, type, id: stanzaId() }));
 }
 
 /**
@@ -218,7 +218,7 @@ export function sendSubscriptionToXmpp(services: Services, from: string, to: str
 export function probeXmppContacts(services: Services, userId: string): void {
   if (!services.xmpp) return;
   for (const { target } of services.presence.watchedBy(userId)) {
-    if (isXmppUser(services, target)) send(services, xml('presence', NS.server, { from: userId, to: target, type: 'probe', id: stanzaId() }), services.now() + 600_000);
+    if (isXmppUser(services, target)) queueStanza(services, xml('presence', NS.server, { from: userId, to: target, type: 'probe', id: stanzaId() }), services.now() + 600_000);
   }
 }
 
@@ -254,7 +254,7 @@ function bounce(services: Services, node: XmlNode, type: 'cancel' | 'modify' | '
   const to = node.attrs['from'];
   if (!from || !to) return;
   const error = xml('error', NS.server, { type }, xml(condition, NS.stanzaErrors), text ? xml('text', NS.stanzaErrors, {}, text) : undefined);
-  send(services, xml(node.name, NS.server, { from, to, type: 'error', ...(node.attrs['id'] ? { id: node.attrs['id'] } : {}) }, error), services.now() + 3600_000);
+  queueStanza(services, xml(node.name, NS.server, { from, to, type: 'error', ...(node.attrs['id'] ? { id: node.attrs['id'] } : {}) }, error), services.now() + 3600_000);
 }
 
 /** CSP codes for the stanza error conditions an XMPP server answers a message with. */
@@ -357,7 +357,7 @@ function receivePresence(services: Services, node: XmlNode): void {
       // And ask for their presence now: servers may send presence before the approval that
       // lets us show it (Prosody writes a fresh presence ahead of stanzas queued while its
       // link was coming up), and what we then showed would be stale.
-      send(services, xml('presence', NS.server, { from: local, to: remote, type: 'probe', id: stanzaId() }), services.now() + 600_000);
+      queueStanza(services, xml('presence', NS.server, { from: local, to: remote, type: 'probe', id: stanzaId() }), services.now() + 600_000);
       return;
     case 'unsubscribed':
       if (!localKnown) return;
@@ -414,7 +414,7 @@ function presenceUpdate(services: Services, remote: string, resource: string | u
   const now = services.now();
   if (unavailable && resource === undefined && resources.size > 0 && prober && (checkingSince === undefined || now - checkingSince > CONFIRM_MS)) {
     pending.set(remote, now);
-    send(services, xml('presence', NS.server, { from: prober, to: remote, type: 'probe', id: stanzaId() }), now + 600_000);
+    queueStanza(services, xml('presence', NS.server, { from: prober, to: remote, type: 'probe', id: stanzaId() }), now + 600_000);
     return;
   }
   pending.delete(remote);
@@ -464,7 +464,7 @@ function receiveIq(services: Services, node: XmlNode): void {
   if (type !== 'get' && type !== 'set') return;
   const query = childElements(node)[0];
   const answer = (...children: XmlNode[]) =>
-    send(services, xml('iq', NS.server, { type: 'result', from: node.attrs['to'], to: node.attrs['from'], id: node.attrs['id'] }, ...children), services.now() + 60_000);
+    queueStanza(services, xml('iq', NS.server, { type: 'result', from: node.attrs['to'], to: node.attrs['from'], id: node.attrs['id'] }, ...children), services.now() + 60_000);
   // XEP-0199 ping gets its answer.
   if (type === 'get' && query?.name === 'ping' && query.ns === NS.ping) return answer();
   // XEP-0030 disco#info: what this server is, and that our users' accounts exist.

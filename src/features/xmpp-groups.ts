@@ -18,7 +18,8 @@ import { NS, childElements, childText, findChild, xml, type XmlNode } from '../a
 import type { Services } from '../services.ts';
 import type { JoinedUser, Privilege } from '../store/groups.ts';
 import type { JoinOutcome, MessageOutcome } from '../../actors/group.ts';
-import type { Jid } from './xmpp-gateway.ts';
+import { bodyFor, isXmppUser, queueStanza, type Jid } from './xmpp-gateway.ts';
+import { storeGroupMessageForPhones } from './messaging.ts';
 
 /** The room JID of a group id ("alice/club@imps.test" → "alice~club@imps.test"). */
 export function roomJidOf(groupId: string): string {
@@ -58,13 +59,6 @@ export const isLiveOccupant = (services: Services, groupId: string, userId: stri
 
 const newId = () => randomBytes(9).toString('base64url');
 
-function send(services: Services, stanza: XmlNode): void {
-  const from = stanza.attrs['from'] ?? '';
-  const to = stanza.attrs['to'] ?? '';
-  const domain = (jid: string) => jid.split('/')[0]!.slice(jid.split('/')[0]!.lastIndexOf('@') + 1).toLowerCase();
-  services.xmpp?.send(domain(from), domain(to), stanza, services.now() + services.config.messages.validityDefault * 1000);
-}
-
 /** XEP-0045 affiliation and role for an IMPS privilege. */
 function itemFor(privilege: Privilege | undefined): { affiliation: string; role: string } {
   if (privilege === 'Admin') return { affiliation: 'owner', role: 'moderator' };
@@ -87,7 +81,7 @@ function occupantPresenceStanza(services: Services, groupId: string, occupant: J
 /** An error answer from the room (RFC 6120 §8.3 conditions). */
 function roomError(services: Services, node: XmlNode, type: 'cancel' | 'auth' | 'wait' | 'modify', condition: string, text?: string): void {
   if (node.attrs['type'] === 'error') return;
-  send(
+  queueStanza(
     services,
     xml(
       node.name,
@@ -163,7 +157,7 @@ function join(services: Services, groupId: string, userId: string, fullJid: stri
     // Already in: an XMPP client re-sends presence to the room for status changes. A new
     // nickname is not taken (no nick changes); the answer names the one the group knows.
     const current = joinedEntry(services, groupId, userId) ?? { userId, screenName: nick, subscribeNotice: false };
-    return void send(services, occupantPresenceStanza(services, groupId, current, fullJid, { self: true }));
+    return void queueStanza(services, occupantPresenceStanza(services, groupId, current, fullJid, { self: true }));
   }
   if (!outcome || !('joined' in outcome)) {
     const [type, condition] = JOIN_ERRORS[outcome?.code ?? 500] ?? ['cancel', 'not-allowed'];
@@ -172,10 +166,10 @@ function join(services: Services, groupId: string, userId: string, fullJid: stri
   occupantJids.set(occupantKey(groupId, userId), fullJid);
   services.groups.setOccupantJid(groupId, userId, fullJid);
   const self = outcome.joined.find((j) => j.userId === userId)!;
-  for (const other of outcome.joined) if (other.userId !== userId) send(services, occupantPresenceStanza(services, groupId, other, fullJid));
-  send(services, occupantPresenceStanza(services, groupId, self, fullJid, { self: true }));
+  for (const other of outcome.joined) if (other.userId !== userId) queueStanza(services, occupantPresenceStanza(services, groupId, other, fullJid));
+  queueStanza(services, occupantPresenceStanza(services, groupId, self, fullJid, { self: true }));
   const topic = services.groups.get(groupId)?.properties['Topic'] ?? '';
-  send(services, xml('message', NS.server, { from: roomJidOf(groupId), to: fullJid, type: 'groupchat', id: newId() }, xml('subject', NS.server, {}, topic)));
+  queueStanza(services, xml('message', NS.server, { from: roomJidOf(groupId), to: fullJid, type: 'groupchat', id: newId() }, xml('subject', NS.server, {}, topic)));
 }
 
 /** Who a user is in the group now, if joined. */
@@ -228,7 +222,7 @@ function groupMessage(services: Services, groupId: string, userId: string, body:
   });
   // MUC reflects a group message to its sender too (that is how clients know it went out).
   if (toNick === undefined) {
-    send(services, xml('message', NS.server, { from: `${roomJidOf(groupId)}/${outcome.senderScreenName}`, to: node.attrs['from'], type: 'groupchat', id: node.attrs['id'] ?? newId() }, xml('body', NS.server, {}, body)));
+    queueStanza(services, xml('message', NS.server, { from: `${roomJidOf(groupId)}/${outcome.senderScreenName}`, to: node.attrs['from'], type: 'groupchat', id: node.attrs['id'] ?? newId() }, xml('body', NS.server, {}, body)));
   }
 }
 
@@ -244,26 +238,23 @@ export interface GroupDeliveryRequest {
   binary: boolean;
 }
 
-/** Hooks set by the messaging feature (it stores group messages for phones), to avoid an import cycle. */
-export const groupDelivery: { storeForPhones?: (services: Services, request: GroupDeliveryRequest, phones: string[]) => void; textFor?: (services: Services, contentType: string, content: Buffer, binary: boolean) => string } = {};
-
 /** Deliver a group message: stored for the phones among the recipients, sent to the XMPP occupants. */
-export function deliverToGroup(services: Services, request: GroupDeliveryRequest): void {
+function deliverToGroup(services: Services, request: GroupDeliveryRequest): void {
   const phones = request.recipients.filter((r) => services.config.domains.includes(r.userId.slice(r.userId.lastIndexOf('@') + 1))).map((r) => r.userId);
-  if (phones.length) groupDelivery.storeForPhones?.(services, request, phones);
+  if (phones.length) storeGroupMessageForPhones(services, request, phones);
   sendToOccupants(services, request);
 }
 
 /** The XMPP occupants among a group message's recipients get it from room/sender-nickname. */
 export function sendToOccupants(services: Services, request: GroupDeliveryRequest): void {
   if (!services.xmpp) return;
-  const occupants = request.recipients.filter((r) => services.xmpp!.isRemote(r.userId.slice(r.userId.lastIndexOf('@') + 1)));
+  const occupants = request.recipients.filter((r) => isXmppUser(services, r.userId));
   if (occupants.length === 0) return;
-  const body = groupDelivery.textFor?.(services, request.contentType, request.content, request.binary) ?? request.content.toString('utf8');
+  const { body } = bodyFor(services, request);
   const from = `${roomJidOf(request.groupId)}/${request.senderScreenName}`;
   const type = request.recipientScreenName !== undefined ? 'chat' : 'groupchat';
   for (const o of occupants) {
-    send(services, xml('message', NS.server, { from, to: fullJidOf(services, request.groupId, o.userId), type, id: newId() }, xml('body', NS.server, {}, body), type === 'chat' && xml('x', NS.mucUser)));
+    queueStanza(services, xml('message', NS.server, { from, to: fullJidOf(services, request.groupId, o.userId), type, id: newId() }, xml('body', NS.server, {}, body), type === 'chat' && xml('x', NS.mucUser)));
   }
 }
 
@@ -271,18 +262,18 @@ export function sendToOccupants(services: Services, request: GroupDeliveryReques
 export function occupantsChanged(services: Services, groupId: string, audience: JoinedUser[], change: { joined?: JoinedUser[]; left?: JoinedUser[] }): void {
   if (!services.xmpp) return;
   for (const member of audience) {
-    if (!services.xmpp.isRemote(member.userId.slice(member.userId.lastIndexOf('@') + 1))) continue;
+    if (!isXmppUser(services, member.userId)) continue;
     const to = fullJidOf(services, groupId, member.userId);
-    for (const j of change.joined ?? []) send(services, occupantPresenceStanza(services, groupId, j, to));
-    for (const l of change.left ?? []) send(services, occupantPresenceStanza(services, groupId, l, to, { leaving: true }));
+    for (const j of change.joined ?? []) queueStanza(services, occupantPresenceStanza(services, groupId, j, to));
+    for (const l of change.left ?? []) queueStanza(services, occupantPresenceStanza(services, groupId, l, to, { leaving: true }));
   }
 }
 
 /** An XMPP occupant was removed (kicked, rejected, group deleted): their client is told they are out. */
 export function occupantRemoved(services: Services, groupId: string, userId: string, screenName: string | undefined): void {
-  if (!services.xmpp || !services.xmpp.isRemote(userId.slice(userId.lastIndexOf('@') + 1))) return;
+  if (!isXmppUser(services, userId)) return;
   const to = fullJidOf(services, groupId, userId);
   occupantJids.delete(occupantKey(groupId, userId));
-  send(services, occupantPresenceStanza(services, groupId, { userId, screenName: screenName ?? 'you', subscribeNotice: false }, to, { self: true, leaving: true }));
+  queueStanza(services, occupantPresenceStanza(services, groupId, { userId, screenName: screenName ?? 'you', subscribeNotice: false }, to, { self: true, leaving: true }));
 }
 
