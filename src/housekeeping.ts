@@ -29,22 +29,24 @@ export function sweepExpired(services: Services): { messages: number; notices: n
   return { messages, notices };
 }
 
+/** A chore run from a timer: a failure is logged, never thrown into the event loop. */
+function chore(services: Services, failed: string, run: () => void): () => void {
+  return () => {
+    try {
+      run();
+    } catch (err) {
+      services.log.error({ err }, failed);
+    }
+  };
+}
+
 export function startHousekeeping(services: Services): { stop(): void } {
-  const timer = setInterval(() => {
-    try {
-      sweepExpired(services);
-    } catch (err) {
-      services.log.error({ err }, 'housekeeping failed');
-    }
-  }, services.config.messages.sweepInterval * 1000);
+  const timer = setInterval(chore(services, 'housekeeping failed', () => sweepExpired(services)), services.config.messages.sweepInterval * 1000);
   timer.unref();
-  const rejoinGrace = setTimeout(() => {
-    try {
-      releaseAbsentJoinedUsers(services);
-    } catch (err) {
-      services.log.error({ err }, 'releasing absent joined users failed');
-    }
-  }, services.config.groups.rejoinGrace * 1000);
+  const rejoinGrace = setTimeout(
+    chore(services, 'releasing absent joined users failed', () => releaseAbsentJoinedUsers(services)),
+    services.config.groups.rejoinGrace * 1000,
+  );
   rejoinGrace.unref();
   return {
     stop: () => {
