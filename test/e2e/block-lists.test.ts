@@ -2,11 +2,11 @@
 // name BlockUser-Request) with EntityList / AddList / RemoveList and the InUse flags where each
 // version puts them, GetBlockedList-Request, and what the lists do to messages: a refused sender
 // gets 532 (alone, or in a 201 DetailedResult) and the message is never stored for the recipient.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { Phone, resultCode, detailedResults } from '../support/phone.ts';
 import { MATRIX, variantKit } from '../support/matrix.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
@@ -77,25 +77,20 @@ function listedMessages(answer: CspElement): CspElement[] {
 }
 
 describe('block and grant lists', () => {
-  let server: TestServer;
+  const server = sharedServer();
   /** Read-only look into the message store: refused messages must leave no trace there. */
-  let storedCopies: (text: string) => number;
-  before(async () => {
-    server = await TestServer.start();
-    storedCopies = (text: string) => {
-      const db = new Database(join(server.dataDir, 'data', 'village.db'), { readonly: true, fileMustExist: true });
-      try {
-        return (db.prepare('SELECT COUNT(*) AS n FROM messages WHERE content = ?').get(Buffer.from(text, 'utf8')) as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    };
-  });
-  after(() => server.dispose());
+  const storedCopies = (text: string) => {
+    const db = new Database(join(server().dataDir, 'data', 'village.db'), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM messages WHERE content = ?').get(Buffer.from(text, 'utf8')) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, address, online } = variantKit(() => server, variant);
+    const { user, address, online } = variantKit(server, variant);
     const setLists = async (p: Phone, lists: { block?: ListSpec; grant?: ListSpec }) => {
       const { primitive } = await p.request(blockRequest(version, lists));
       assert.equal(primitive.name, 'Status');
@@ -250,8 +245,8 @@ describe('block and grant lists', () => {
     for (const primitive of ['BlockUser-Request', 'BlockEntity-Request']) {
       test(`<${primitive}> is accepted in 1.1 and takes effect`, async () => {
         const tag = primitive.split('-')[0]!.toLowerCase();
-        const alice = new Phone(server, { version: '1.1' });
-        const bob = new Phone(server, { version: '1.1' });
+        const alice = new Phone(server(), { version: '1.1' });
+        const bob = new Phone(server(), { version: '1.1' });
         await alice.loginPassword(`raw-${tag}-alice`, 'pw');
         await bob.loginPassword(`raw-${tag}-bob`, 'pw');
 

@@ -4,9 +4,10 @@
 // rename, move the default, ReceiveList, 1.3 AuthorizeAndGrant), DeleteList; 700 / 701 / 753 /
 // 754 / 402; list ids in every spelling phones use; subscribing to a list (and AutoSubscribe
 // keeping it in step); and lists surviving a restart.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { resultCode, type Phone } from '../support/phone.ts';
 import { MATRIX, type Variant } from '../support/matrix.ts';
 import { assertStatus, authRequests, getPresenceRequest, notified, presenceKit, subscribeRequest, valueOf } from '../support/presence.ts';
@@ -141,15 +142,11 @@ function listKit(server: () => TestServer, variant: Variant) {
 // ── The default server ──────────────────────────────────────────────────────────────────────
 
 describe('contact lists', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, wv, listId, online, create, manage, contents, getList, grant, subscribe, subscribeList, presenceOfList, watchersOf } = listKit(() => server, variant);
+    const { user, wv, listId, online, create, manage, contents, getList, grant, subscribe, subscribeList, presenceOfList, watchersOf } = listKit(server, variant);
 
     describe(label, () => {
       test('CreateList with NickList and properties; GetList lists it as the default; ListManage returns members and properties', async () => {
@@ -345,15 +342,11 @@ describe('contact lists', () => {
 // ── Limits ─────────────────────────────────────────────────────────────────────────────────
 
 describe('contact lists: limits (maxContactLists 2, maxContactsPerList 3)', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { presence: { maxContactLists: 2, maxContactsPerList: 3 } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { presence: { maxContactLists: 2, maxContactsPerList: 3 } } });
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { wv, online, create, manage, contents, getList } = listKit(() => server, variant);
+    const { wv, online, create, manage, contents, getList } = listKit(server, variant);
     test(`${label}: 753 past the list limit, 754 past the member limit, nothing changed by a refusal`, async () => {
       const [alice] = await online('lm-alice');
       await create(alice!, 'one', { members: [{ id: wv('lm-a') }, { id: wv('lm-b') }] });
@@ -381,15 +374,11 @@ describe('contact lists: limits (maxContactLists 2, maxContactsPerList 3)', () =
 // ── Restart ────────────────────────────────────────────────────────────────────────────────
 
 describe('contact lists survive a restart', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   for (const variant of MATRIX) {
     const { label } = variant;
-    const { wv, listId, online, loggedIn, create, manage, contents, getList } = listKit(() => server, variant);
+    const { wv, listId, online, loggedIn, create, manage, contents, getList } = listKit(server, variant);
     test(`${label}: lists, members, nicknames and properties after stop and restart`, async () => {
       const [alice] = await online('rs-alice');
       await create(alice!, 'family', { members: [{ id: wv('rs-mum'), nick: 'Mum' }], displayName: 'Family', isDefault: true });
@@ -397,8 +386,8 @@ describe('contact lists survive a restart', () => {
       await manage(alice!, 'work', { add: [{ id: wv('rs-boss') }] });
       await manage(alice!, 'work', { displayName: 'Office' });
 
-      await server.stop();
-      await server.restart();
+      await server().stop();
+      await server().restart();
 
       const again = await loggedIn('rs-alice');
       const lists = await getList(again);

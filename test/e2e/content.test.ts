@@ -2,12 +2,12 @@
 // binary delivered back with identical bytes, ContentSize checks (strict for BASE64, recomputed
 // for text), the content types and lengths each recipient negotiated (415 / 432, also while
 // they are offline), and content stored once for all of its recipients.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { Phone, resultCode, detailedResults, sendMessageRequest } from '../support/phone.ts';
 import { MATRIX, variantKit } from '../support/matrix.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
@@ -63,29 +63,24 @@ const EVERY_BYTE = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const VCARD = 'BEGIN:VCARD\r\nVERSION:2.1\r\nN:Müller;Jürgen\r\nTEL;CELL:+49 170 1234567\r\nEND:VCARD\r\n';
 
 describe('message content', () => {
-  let server: TestServer;
+  const server = sharedServer();
   /** Read-only look at the message store: rows of one message and its deliveries. */
-  let stored: (messageId: string) => { messages: number; deliveries: number };
-  before(async () => {
-    server = await TestServer.start();
-    stored = (messageId: string) => {
-      const db = new Database(join(server.dataDir, 'data', 'village.db'), { readonly: true, fileMustExist: true });
-      try {
-        const count = (sql: string) => (db.prepare(sql).get(messageId) as { n: number }).n;
-        return {
-          messages: count('SELECT COUNT(*) AS n FROM messages WHERE message_id = ?'),
-          deliveries: count('SELECT COUNT(*) AS n FROM deliveries WHERE message_id = ?'),
-        };
-      } finally {
-        db.close();
-      }
-    };
-  });
-  after(() => server.dispose());
+  const stored = (messageId: string) => {
+    const db = new Database(join(server().dataDir, 'data', 'village.db'), { readonly: true, fileMustExist: true });
+    try {
+      const count = (sql: string) => (db.prepare(sql).get(messageId) as { n: number }).n;
+      return {
+        messages: count('SELECT COUNT(*) AS n FROM messages WHERE message_id = ?'),
+        deliveries: count('SELECT COUNT(*) AS n FROM deliveries WHERE message_id = ?'),
+      };
+    } finally {
+      db.close();
+    }
+  };
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, online } = variantKit(() => server, variant);
+    const { user, online } = variantKit(server, variant);
     /** AnyContent F and only text/plain, in the form the version writes AcceptedContentType. */
     const textOnly = (form: 'leaf' | 'structure' = version === '1.3' ? 'structure' : 'leaf') => [
       leaf('AnyContent', false)!,

@@ -2,9 +2,9 @@
 // SetDeliveryMethod, by size), GetMessageList, RejectMessage, ForwardMessage, delivery reports
 // (delivered 200, rejected 538, expired 542) that also reach an offline sender, Validity and
 // the expiry sweep, the per-user queue bound, and one delivery per user across sessions.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
 import { MATRIX, variantKit } from '../support/matrix.ts';
 import type { CspElement } from '../../src/csp/tree.ts';
@@ -15,15 +15,11 @@ const idOf = (p: CspElement) => textOf(infoOf(p), 'MessageID')!;
 const statusOk = () => el('Status', [el('Result', [leaf('Code', 200)])]);
 
 describe('delivery', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { messages: { reofferAfter: 3, sweepInterval: 1, maxQueuedPerUser: 5 } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { messages: { reofferAfter: 3, sweepInterval: 1, maxQueuedPerUser: 5 } } });
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, phone, loggedIn } = variantKit(() => server, variant);
+    const { user, phone, loggedIn } = variantKit(server, variant);
 
     /** Poll once and answer every server request with Status 200; returns what came. */
     const pollAndAnswer = async (p: Phone) => {
@@ -218,16 +214,16 @@ describe('delivery', () => {
   }
 
   test('a pending delivery report survives a restart', async () => {
-    const alice = new Phone(server, { version: '1.2' });
+    const alice = new Phone(server(), { version: '1.2' });
     await alice.loginPassword('persist-alice', 'pw');
-    const bob = new Phone(server, { version: '1.3' });
+    const bob = new Phone(server(), { version: '1.3' });
     await bob.loginPassword('persist-bob', 'pw');
     const messageId = textOf(await alice.sendText('persist-bob', 'across a restart', { deliveryReport: true }), 'MessageID')!;
     await alice.logout();
     assert.equal((await bob.receiveAll()).length, 1);
-    assert.equal(await server.stop(), 0);
-    await server.restart();
-    const back = new Phone(server, { version: '1.1' });
+    assert.equal(await server().stop(), 0);
+    await server().restart();
+    const back = new Phone(server(), { version: '1.1' });
     await back.loginPassword('persist-alice', 'pw');
     const { transactions } = await back.poll();
     assert.equal(transactions[0]?.primitive.name, 'DeliveryReport-Request');

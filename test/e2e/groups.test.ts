@@ -4,9 +4,9 @@
 // subscribed members, group and private messages addressed by screen name, restricted groups
 // and members, privileges (Admin / Mod / User), reject lists, properties, joined users,
 // leaving, logging out, deleting, MaxActiveUsers, and what survives a restart.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { resultCode } from '../support/phone.ts';
 import { MATRIX } from '../support/matrix.ts';
 import {
@@ -63,15 +63,11 @@ function detailed(primitive: CspElement, code: number): CspElement | undefined {
 }
 
 describe('groups', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { address, wv, gid, publicGid, online, loggedIn, create, join, joinRefused, props, accessTypeName, members, send } = groupKit(() => server, variant);
+    const { address, wv, gid, publicGid, online, loggedIn, create, join, joinRefused, props, accessTypeName, members, send } = groupKit(server, variant);
 
     describe(label, () => {
       test('CreateGroup with properties ("Accesstype" and "AccessType"), joined at once under a screen name; 801 twice; 816 for another user’s group id; a public group', async () => {
@@ -535,15 +531,11 @@ describe('groups', () => {
 // ── Restart ────────────────────────────────────────────────────────────────────────────────
 
 describe('groups: a group, its properties, members, reject list and who is joined survive a restart', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { address, wv, gid, online, loggedIn, create, join, joinRefused, props, accessTypeName, members, send } = groupKit(() => server, variant);
+    const { address, wv, gid, online, loggedIn, create, join, joinRefused, props, accessTypeName, members, send } = groupKit(server, variant);
     test(`${label}: after stop and restart`, async () => {
       const [alice, bob, carol] = await online('rs-alice', 'rs-bob', 'rs-carol');
       const keep = gid('rs-alice', 'keep');
@@ -564,8 +556,8 @@ describe('groups: a group, its properties, members, reject list and who is joine
       await alice!.drain();
       await bob!.drain();
 
-      await server.stop();
-      await server.restart();
+      await server().stop();
+      await server().restart();
 
       const alice2 = await loggedIn('rs-alice');
       const bob2 = await loggedIn('rs-bob');
@@ -620,15 +612,11 @@ describe('groups: a group, its properties, members, reject list and who is joine
 });
 
 describe('groups: users joined before a restart who do not log in again within groups.rejoinGrace leave', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { groups: { rejoinGrace: 3 } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { groups: { rejoinGrace: 3 } } });
 
   for (const variant of MATRIX.filter((v) => v.encoding === 'xml')) {
     const { version, label } = variant;
-    const { gid, online, loggedIn, create, join, props } = groupKit(() => server, variant);
+    const { gid, online, loggedIn, create, join, props } = groupKit(server, variant);
     test(`${label}: the absent leave, the returning stay`, async () => {
       const [alice, bob, carol] = await online('gr-alice', 'gr-bob', 'gr-carol');
       const room = gid('gr-alice', 'room');
@@ -637,8 +625,8 @@ describe('groups: users joined before a restart who do not log in again within g
       await join(carol!, room, { screenName: 'Carla' });
       await alice!.drain();
 
-      await server.stop();
-      await server.restart();
+      await server().stop();
+      await server().restart();
       const restartedAt = Date.now();
 
       const alice2 = await loggedIn('gr-alice');

@@ -6,10 +6,10 @@
 // presence (the attributes asked for). SC carries its URLList through. CancelInvite-Request →
 // CancelInviteUser-Request; a later answer, an unknown InviteID or an expired invitation
 // gets 423. Unknown invitees get 531 (in a 201 when others were invited).
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { detailedResults, resultCode, type Phone } from '../support/phone.ts';
 import { MATRIX, type Variant } from '../support/matrix.ts';
 import { assertStatus, presenceKit, selectors, value, valueOf, namesOf } from '../support/presence.ts';
@@ -109,16 +109,12 @@ function invitationKit(server: () => { url: string }, variant: Variant) {
 }
 
 describe('invitations', () => {
-  let server: TestServer;
-  before(async () => {
-    // Expired invitations are swept every second.
-    server = await TestServer.start({ config: { messages: { sweepInterval: 1 } } });
-  });
-  after(() => server.dispose());
+  // Expired invitations are swept every second.
+  const server = sharedServer({ config: { messages: { sweepInterval: 1 } } });
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, wv, online, loggedIn, invite, answer, gid, update, presenceOf } = invitationKit(() => server, variant);
+    const { user, wv, online, loggedIn, invite, answer, gid, update, presenceOf } = invitationKit(server, variant);
 
     describe(label, () => {
       test('IM invitation accepted, another declined: the invitee gets InviteUser-Request, the inviter Invite-Response with Acceptance and ResponseNote; a second answer gets 423', async () => {
@@ -290,7 +286,7 @@ describe('invitations', () => {
   test('expiry: an answer after Validity gets 423 (every variant)', async () => {
     const pairs: { variant: Variant; bob: Phone; answer: (invitee: Phone, o: { id: string; accept: boolean; inviter: string }, code?: number) => Promise<void> }[] = [];
     for (const variant of MATRIX) {
-      const { online, invite, answer, wv } = invitationKit(() => server, variant);
+      const { online, invite, answer, wv } = invitationKit(server, variant);
       const [alice, bob] = await online('ex-alice', 'ex-bob');
       await invite(alice!, { id: 'ex-1', type: 'IM', to: [wv('ex-bob')], validity: 1 });
       assert.equal(textOf(theOne(await bob!.drain(), 'InviteUser-Request', 'ex-1'), 'Validity'), '1', `${variant.label}: Validity as asked`);

@@ -5,13 +5,14 @@
 // empty passwords), per-message transaction limits, one login per message, sessions per user,
 // throttling behind a trusted reverse proxy, accounts changed under live sessions, the secret
 // key file and data-directory modes, and the Poll flag on Login-Response.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
 import { MATRIX, variantKit } from '../support/matrix.ts';
 import { villageCli } from '../support/cli.ts';
@@ -66,14 +67,10 @@ async function postWithHeaders(server: TestServer, version: CspVersion, primitiv
 }
 
 describe('login and limits', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   describe('CSP 1.3 login extras', () => {
-    const phone = (opts: { clientId?: string } = {}) => new Phone(server, { version: '1.3', ...opts });
+    const phone = (opts: { clientId?: string } = {}) => new Phone(server(), { version: '1.3', ...opts });
     const androidFunctions = () => el('Functions', [el('WVCSPFeat', [el('FundamentalFeat'), el('PresenceFeat'), el('IMFeat'), el('GroupFeat')])]);
 
     test('a 1.3 login with CapabilityList and Functions gets AgreedCapabilityList, Functions and CapabilityRequest F', async () => {
@@ -197,7 +194,7 @@ describe('login and limits', () => {
 
   for (const version of ['1.2', '1.3'] as const) {
     test(`CSP ${version}: VersionDiscovery (outband) lists the CSP namespaces of 1.1, 1.2 and 1.3`, async () => {
-      const p = new Phone(server, { version });
+      const p = new Phone(server(), { version });
       const { primitive } = await p.request(el('WV-CSP-VersionDiscovery-Request', [el('VersionList', [leaf('SessionNSName', NAMESPACES[version].csp)])]), {
         outband: true,
       });
@@ -209,7 +206,7 @@ describe('login and limits', () => {
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, phone, loggedIn } = variantKit(() => server, variant);
+    const { user, phone, loggedIn } = variantKit(server, variant);
 
     describe(label, () => {
       test('NewMessage answered with Status 200 (Response mode) counts as delivered: not offered again, sender gets report 200', async () => {
@@ -346,24 +343,24 @@ describe('login and limits', () => {
 
   describe('accounts changed under live sessions', () => {
     test('user passwd: the live session\'s next KeepAlive gets 604, the new password works, the old one not', async () => {
-      const p = new Phone(server, { version: '1.2' });
+      const p = new Phone(server(), { version: '1.2' });
       assert.equal(resultCode(await p.loginPassword('rekeyed', 'old-pw')), 200);
       assert.equal(await keepAlive(p), 200);
-      const run = await villageCli(server, ['user', 'passwd', 'rekeyed', 'new-pw']);
+      const run = await villageCli(server(), ['user', 'passwd', 'rekeyed', 'new-pw']);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(await keepAlive(p), 604);
-      assert.equal(resultCode(await new Phone(server, { version: '1.2' }).loginPassword('rekeyed', 'old-pw')), 409);
-      const again = new Phone(server, { version: '1.3' });
+      assert.equal(resultCode(await new Phone(server(), { version: '1.2' }).loginPassword('rekeyed', 'old-pw')), 409);
+      const again = new Phone(server(), { version: '1.3' });
       assert.equal(resultCode(await again.loginPassword('rekeyed', 'new-pw')), 200);
       assert.equal(await keepAlive(again), 200);
     });
 
     test('user del: live sessions get 604 (KeepAlive and Polling)', async () => {
-      const a = new Phone(server, { version: '1.1' });
-      const b = new Phone(server, { version: '1.3' });
+      const a = new Phone(server(), { version: '1.1' });
+      const b = new Phone(server(), { version: '1.3' });
       assert.equal(resultCode(await a.loginPassword('doomed', 'pw')), 200);
       assert.equal(resultCode(await b.loginPassword('doomed', 'pw')), 200);
-      const run = await villageCli(server, ['user', 'del', 'doomed']);
+      const run = await villageCli(server(), ['user', 'del', 'doomed']);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(await keepAlive(a), 604);
       const { exchange } = await b.poll();
@@ -377,14 +374,10 @@ describe('login and limits', () => {
 });
 
 describe('limits', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { http: { maxTransactions: 3 }, session: { maxPerUser: 2 } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { http: { maxTransactions: 3 }, session: { maxPerUser: 2 } } });
 
   test('more than http.maxTransactions transactions: the first are answered, the excess gets one Status 400', async () => {
-    const p = new Phone(server, { version: '1.2' });
+    const p = new Phone(server(), { version: '1.2' });
     const ids = ['g1', 'g2', 'g3', 'g4', 'g5'];
     const exchange = await p.post(ids.map((id) => ({ id, primitive: el('GetSPInfo-Request') })), { outband: true });
     assert.equal(exchange.status, 200);
@@ -400,7 +393,7 @@ describe('limits', () => {
   });
 
   test('two Login-Requests in one message: the second gets Status 400 and is not acted on', async () => {
-    const p = new Phone(server, { version: '1.3' });
+    const p = new Phone(server(), { version: '1.3' });
     const exchange = await p.post(
       [
         { id: 'l1', primitive: p.loginRequest('twologin-a', [leaf('Password', 'pw')!]) },
@@ -416,11 +409,11 @@ describe('limits', () => {
     assert.equal(second?.name, 'Status');
     assert.equal(resultCode(second), 400);
     // The second login did not register twologin-b: a different password now creates it.
-    assert.equal(resultCode(await new Phone(server, { version: '1.3' }).loginPassword('twologin-b', 'other')), 200);
+    assert.equal(resultCode(await new Phone(server(), { version: '1.3' }).loginPassword('twologin-b', 'other')), 200);
   });
 
   test('session.maxPerUser 2: a third phone\'s login ends the oldest session (604)', async () => {
-    const phones = [1, 2, 3].map((n) => new Phone(server, { version: '1.2', clientId: `many-${n}` }));
+    const phones = [1, 2, 3].map((n) => new Phone(server(), { version: '1.2', clientId: `many-${n}` }));
     for (const p of phones) assert.equal(resultCode(await p.loginPassword('manyphones', 'pw')), 200);
     assert.equal(await keepAlive(phones[0]!), 604);
     assert.equal(await keepAlive(phones[1]!), 200);
@@ -436,69 +429,57 @@ describe('throttling behind a reverse proxy', () => {
     }).then(resultCode);
 
   describe('with trustedProxies', () => {
-    let server: TestServer;
-    before(async () => {
-      server = await TestServer.start({ config: { http: { trustedProxies: ['127.0.0.1'] }, loginLimits } });
-    });
-    after(() => server.dispose());
+    const server = sharedServer({ config: { http: { trustedProxies: ['127.0.0.1'] }, loginLimits } });
 
     test('failures from one forwarded client lock that client only', async () => {
-      assert.equal(await attempt(server, 'xvictim', 'right', '203.0.113.6'), 200);
-      assert.equal(await attempt(server, 'xother', 'pw', '203.0.113.6'), 200);
-      for (let i = 0; i < 3; i++) assert.equal(await attempt(server, 'xvictim', `wrong${i}`, '203.0.113.5'), 409);
-      assert.equal(await attempt(server, 'xother', 'pw', '203.0.113.5'), 503, 'the guessing client is locked, whatever the user');
-      assert.equal(await attempt(server, 'xother', 'pw', '203.0.113.6'), 200, 'another client behind the same proxy still logs in');
-      assert.equal(await attempt(server, 'xvictim', 'right', '203.0.113.6'), 200, 'the attacked user is not locked out');
+      assert.equal(await attempt(server(), 'xvictim', 'right', '203.0.113.6'), 200);
+      assert.equal(await attempt(server(), 'xother', 'pw', '203.0.113.6'), 200);
+      for (let i = 0; i < 3; i++) assert.equal(await attempt(server(), 'xvictim', `wrong${i}`, '203.0.113.5'), 409);
+      assert.equal(await attempt(server(), 'xother', 'pw', '203.0.113.5'), 503, 'the guessing client is locked, whatever the user');
+      assert.equal(await attempt(server(), 'xother', 'pw', '203.0.113.6'), 200, 'another client behind the same proxy still logs in');
+      assert.equal(await attempt(server(), 'xvictim', 'right', '203.0.113.6'), 200, 'the attacked user is not locked out');
       // The proxy's own address was never counted.
-      assert.equal(resultCode(await new Phone(server, { version: '1.2' }).loginPassword('xother', 'pw')), 200);
+      assert.equal(resultCode(await new Phone(server(), { version: '1.2' }).loginPassword('xother', 'pw')), 200);
     });
   });
 
   describe('without trustedProxies', () => {
-    let server: TestServer;
-    before(async () => {
-      server = await TestServer.start({ config: { loginLimits } });
-    });
-    after(() => server.dispose());
+    const server = sharedServer({ config: { loginLimits } });
 
     test('X-Forwarded-For is ignored: the failures count against the peer address', async () => {
-      assert.equal(await attempt(server, 'nvictim', 'right', '203.0.113.6'), 200);
-      assert.equal(await attempt(server, 'nother', 'pw', '203.0.113.6'), 200);
-      for (let i = 0; i < 3; i++) assert.equal(await attempt(server, 'nvictim', `wrong${i}`, '203.0.113.5'), 409);
-      assert.equal(await attempt(server, 'nother', 'pw', '203.0.113.6'), 503, 'a forged header does not escape the lock');
+      assert.equal(await attempt(server(), 'nvictim', 'right', '203.0.113.6'), 200);
+      assert.equal(await attempt(server(), 'nother', 'pw', '203.0.113.6'), 200);
+      for (let i = 0; i < 3; i++) assert.equal(await attempt(server(), 'nvictim', `wrong${i}`, '203.0.113.5'), 409);
+      assert.equal(await attempt(server(), 'nother', 'pw', '203.0.113.6'), 503, 'a forged header does not escape the lock');
     });
   });
 });
 
 describe('the secret key and the data directory', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   test('the data directory is 0700 and the database 0600', () => {
-    const data = join(server.dataDir, 'data');
+    const data = join(server().dataDir, 'data');
     assert.equal(statSync(data).mode & 0o777, 0o700);
     assert.equal(statSync(join(data, 'village.db')).mode & 0o777, 0o600);
     assert.equal(statSync(join(data, 'secret.key')).mode & 0o777, 0o600);
   });
 
   test('a missing or different secret.key stops the start, naming the file and saying to restore it', async () => {
-    assert.equal(resultCode(await new Phone(server, { version: '1.2' }).loginPassword('keyholder', 'pw')), 200);
-    const keyFile = join(server.dataDir, 'data', 'secret.key');
+    assert.equal(resultCode(await new Phone(server(), { version: '1.2' }).loginPassword('keyholder', 'pw')), 200);
+    const keyFile = join(server().dataDir, 'data', 'secret.key');
     const original = readFileSync(keyFile);
-    assert.equal(await server.stop(), 0);
+    assert.equal(await server().stop(), 0);
 
     rmSync(keyFile);
-    await assert.rejects(server.restart(), (err: Error) => {
+    await assert.rejects(server().restart(), (err: Error) => {
       assert.match(err.message, /secret\.key/);
       assert.match(err.message, /restore/i);
       return true;
     });
 
     writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
-    await assert.rejects(server.restart(), (err: Error) => {
+    await assert.rejects(server().restart(), (err: Error) => {
       assert.match(err.message, /secret\.key/);
       assert.match(err.message, /restore/i);
       return true;
@@ -506,7 +487,7 @@ describe('the secret key and the data directory', () => {
 
     // With the right key back, the server starts and the account works.
     writeFileSync(keyFile, original, { mode: 0o600 });
-    await server.restart();
-    assert.equal(resultCode(await new Phone(server, { version: '1.2' }).loginPassword('keyholder', 'pw')), 200);
+    await server().restart();
+    assert.equal(resultCode(await new Phone(server(), { version: '1.2' }).loginPassword('keyholder', 'pw')), 200);
   });
 });

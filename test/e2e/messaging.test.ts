@@ -1,9 +1,9 @@
 // Text messaging between local users over real HTTP: push delivery through polling, the Poll
 // flag, MultiTrans, piggy-backing on acknowledgements, offline storage across logout and
 // restart, several recipients and several transactions in one message.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { Phone, resultCode, detailedResults } from '../support/phone.ts';
 import { MATRIX, VERSIONS, variantKit } from '../support/matrix.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
@@ -11,15 +11,11 @@ import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
 const TEXTS = ['Hello, Bob!', 'Grüße aus Köln — ça va? 你好 👋🏽', '<not> & "markup" \'quoted\''];
 
 describe('messaging', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { messages: { reofferAfter: 2 } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { messages: { reofferAfter: 2 } } });
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, phone } = variantKit(() => server, variant);
+    const { user, phone } = variantKit(server, variant);
     const pair = async (a: string, b: string) => {
       const pa = phone();
       const pb = phone();
@@ -230,7 +226,7 @@ describe('messaging', () => {
   test('every version talks to every other version', async () => {
     const phones = new Map<string, Phone>();
     for (const v of VERSIONS) {
-      const p = new Phone(server, { version: v });
+      const p = new Phone(server(), { version: v });
       await p.loginPassword(`mix${v.replace('.', '')}`, 'pw');
       phones.set(v, p);
     }
@@ -244,19 +240,19 @@ describe('messaging', () => {
   });
 
   test('undelivered messages survive a graceful restart', async () => {
-    const alice = new Phone(server, { version: '1.2' });
+    const alice = new Phone(server(), { version: '1.2' });
     await alice.loginPassword('restart-alice', 'pw');
-    const bob = new Phone(server, { version: '1.3' });
+    const bob = new Phone(server(), { version: '1.3' });
     await bob.loginPassword('restart-bob', 'pw');
     await alice.sendText('restart-bob', 'before the restart');
     // Offered but never acknowledged: must not be lost either.
     assert.equal((await bob.poll()).transactions.length, 1);
     await alice.sendText('restart-bob', 'also before');
-    assert.equal(await server.stop(), 0);
-    await server.restart();
+    assert.equal(await server().stop(), 0);
+    await server().restart();
     const stale = await bob.request(el('Polling-Request'));
     assert.equal(resultCode(stale.primitive), 604, 'sessions do not survive a restart');
-    const again = new Phone(server, { version: '1.3' });
+    const again = new Phone(server(), { version: '1.3' });
     await again.loginPassword('restart-bob', 'pw');
     assert.deepEqual((await again.receiveAll()).map((r) => r.text), ['before the restart', 'also before']);
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { runNode, type NodeRun } from '../support/process.ts';
 import { Phone, resultCode } from '../support/phone.ts';
 import { el, leaf, textOf } from '../../src/csp/tree.ts';
@@ -135,24 +136,18 @@ describe('--check', () => {
 });
 
 describe('a server configured from the environment', () => {
-  let server: TestServer;
-  before(async () => {
-    // The file names imps.test and other.test; VILLAGE_DOMAINS wins.
-    server = await TestServer.start({ env: { VILLAGE_DOMAINS: 'env.test,second-env.test' } });
-  });
-  after(async () => {
-    await server?.dispose();
-  });
+  // The file names imps.test and other.test; VILLAGE_DOMAINS wins.
+  const server = sharedServer({ env: { VILLAGE_DOMAINS: 'env.test,second-env.test' } });
 
   test('logs in users of the domains named in VILLAGE_DOMAINS', async () => {
-    const a = new Phone(server, { version: '1.2' });
+    const a = new Phone(server(), { version: '1.2' });
     assert.equal(resultCode(await a.loginPassword('wv:envuser@env.test', 'pw-env')), 200);
-    const b = new Phone(server, { version: '1.3' });
+    const b = new Phone(server(), { version: '1.3' });
     assert.equal(resultCode(await b.loginPassword('wv:envuser2@second-env.test', 'pw-env')), 200);
   });
 
   test('answers 516 for a domain only the config file named', async () => {
-    const phone = new Phone(server, { version: '1.2' });
+    const phone = new Phone(server(), { version: '1.2' });
     assert.equal(resultCode(await phone.loginPassword('wv:fileuser@imps.test', 'pw-file')), 516);
   });
 });

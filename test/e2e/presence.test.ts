@@ -5,9 +5,9 @@
 // GetPresence (your own always), the online/offline presence published on the user's behalf at
 // login, logout and expiry, GetWatcherList, CancelAuth, GetReactiveAuthStatus, attribute lists,
 // the owner's policy (ask / auto / deny, per user from the CLI) and what survives a restart.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { resultCode, detailedResults } from '../support/phone.ts';
 import { MATRIX } from '../support/matrix.ts';
 import { villageCli } from '../support/cli.ts';
@@ -33,15 +33,11 @@ function rawXml(version: CspVersion, sessionId: string, id: string, body: string
 // ── The default server: policy "ask" ─────────────────────────────────────────────────────────
 
 describe('presence (policy ask)', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   for (const variant of MATRIX) {
     const { version, encoding, label } = variant;
-    const { user, wv, online, loggedIn, subscribe, update, presenceOf, grant, deny, watching } = presenceKit(() => server, variant);
+    const { user, wv, online, loggedIn, subscribe, update, presenceOf, grant, deny, watching } = presenceKit(server, variant);
 
     describe(label, () => {
       test('subscribe → the owner is asked (PresenceAuth-Request in 1.1/1.2) → granted → the watcher gets OnlineStatus T and UserAvailability, qualified', async () => {
@@ -466,7 +462,7 @@ describe('presence (policy ask)', () => {
       test('a per-user policy set with the CLI overrides "ask"; "default" brings "ask" back', async () => {
         const [alice, carol, bob] = await online('pu-alice', 'pu-carol', 'pu-bob');
         await bob!.drain();
-        const run = await villageCli(server, ['user', 'policy', user('pu-bob'), 'auto']);
+        const run = await villageCli(server(), ['user', 'policy', user('pu-bob'), 'auto']);
         assert.equal(run.code, 0, run.stderr);
         await subscribe(alice!, ['pu-bob']);
         const got = notified(await alice!.drain(), wv('pu-bob'));
@@ -474,7 +470,7 @@ describe('presence (policy ask)', () => {
         assert.equal(valueOf(got[0], 'OnlineStatus'), 'T');
         assert.equal(authRequests(await bob!.drain()).length, 0, 'nobody is asked');
 
-        const back = await villageCli(server, ['user', 'policy', user('pu-bob'), 'default']);
+        const back = await villageCli(server(), ['user', 'policy', user('pu-bob'), 'default']);
         assert.equal(back.code, 0, back.stderr);
         await subscribe(carol!, ['pu-bob']);
         assert.deepEqual(notified(await carol!.drain(), wv('pu-bob')), [], 'under "ask" again nothing is shown');
@@ -488,15 +484,11 @@ describe('presence (policy ask)', () => {
 // ── Session expiry ─────────────────────────────────────────────────────────────────────────
 
 describe('presence: session expiry publishes OnlineStatus F', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { session: { keepAliveMin: 1, keepAliveDefault: 1 } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { session: { keepAliveMin: 1, keepAliveDefault: 1 } } });
 
   for (const variant of MATRIX) {
     const { label } = variant;
-    const { user, wv, phone, online, watching } = presenceKit(() => server, variant);
+    const { user, wv, phone, online, watching } = presenceKit(server, variant);
     test(`${label}: an owner whose session expires looks offline to watchers`, async () => {
       const [alice] = await online('ex-alice'); // TimeToLive 600: stays
       const bob = phone();
@@ -519,15 +511,11 @@ describe('presence: session expiry publishes OnlineStatus F', () => {
 // ── Server-wide policies ───────────────────────────────────────────────────────────────────
 
 describe('presence: policy auto', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { presence: { authorization: 'auto' } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { presence: { authorization: 'auto' } } });
 
   for (const variant of MATRIX) {
     const { label } = variant;
-    const { wv, online, subscribe, update, presenceOf } = presenceKit(() => server, variant);
+    const { wv, online, subscribe, update, presenceOf } = presenceKit(server, variant);
     test(`${label}: subscribing shows the presence at once, nobody is asked`, async () => {
       const [alice, bob] = await online('au-alice', 'au-bob');
       await bob!.drain();
@@ -545,15 +533,11 @@ describe('presence: policy auto', () => {
 });
 
 describe('presence: policy deny', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { presence: { authorization: 'deny' } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { presence: { authorization: 'deny' } } });
 
   for (const variant of MATRIX) {
     const { label } = variant;
-    const { wv, online, subscribe, update, presenceOf } = presenceKit(() => server, variant);
+    const { wv, online, subscribe, update, presenceOf } = presenceKit(server, variant);
     test(`${label}: subscribers never see anything, nobody is asked`, async () => {
       const [alice, bob] = await online('de-alice', 'de-bob');
       await bob!.drain();
@@ -573,15 +557,11 @@ describe('presence: policy deny', () => {
 // ── Restart ────────────────────────────────────────────────────────────────────────────────
 
 describe('presence: grants, subscriptions and the last presence survive a restart', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { wv, online, loggedIn, subscribe, update, presenceOf, grant, deny } = presenceKit(() => server, variant);
+    const { wv, online, loggedIn, subscribe, update, presenceOf, grant, deny } = presenceKit(server, variant);
     test(`${label}: after stop and restart`, async () => {
       const [alice, carol, bob] = await online('rs-alice', 'rs-carol', 'rs-bob');
       await subscribe(alice!, ['rs-bob']);
@@ -593,8 +573,8 @@ describe('presence: grants, subscriptions and the last presence survive a restar
       if (version !== '1.3') await deny(bob!, 'rs-carol');
       await update(bob!, [value('StatusText', 'before restart'), value('Alias', 'Robert')]);
 
-      await server.stop();
-      await server.restart();
+      await server().stop();
+      await server().restart();
 
       const alice2 = await loggedIn('rs-alice');
       const before = await presenceOf(alice2, 'rs-bob');
@@ -627,8 +607,8 @@ describe('presence: grants, subscriptions and the last presence survive a restar
       await update(bob!, [value('StatusText', 'before the crash')]);
       assert.equal(valueOf(await presenceOf(alice!, 'cr-bob'), 'OnlineStatus'), 'T');
 
-      await server.kill();
-      await server.restart();
+      await server().kill();
+      await server().restart();
 
       const alice2 = await loggedIn('cr-alice');
       const shown = await presenceOf(alice2, 'cr-bob');

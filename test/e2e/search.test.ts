@@ -5,9 +5,9 @@
 // StopSearch-Request; 424 unknown search, 425 index out of range, 536 too many hits, 537 too
 // broad, 402 unknown or mixed SearchElements, 405 unsupported ones. Every answer is checked
 // against the version's content models by the test phone.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { resultCode, type Phone } from '../support/phone.ts';
 import { MATRIX, variantKit } from '../support/matrix.ts';
 import { villageCli } from '../support/cli.ts';
@@ -74,17 +74,13 @@ function createGroupRequest(groupId: string, props: [string, string][], join: bo
 }
 
 describe('search', () => {
-  let server: TestServer;
-  before(async () => {
-    // Presence is public here ("auto"), so searches by Alias and online status see everyone;
-    // the suite at the end checks they do not under "ask".
-    server = await TestServer.start({ config: { search: { maxResults: MAX_RESULTS, pageSize: PAGE_SIZE }, presence: { authorization: 'auto' } } });
-  });
-  after(() => server.dispose());
+  // Presence is public here ("auto"), so searches by Alias and online status see everyone;
+  // the suite at the end checks they do not under "ask".
+  const server = sharedServer({ config: { search: { maxResults: MAX_RESULTS, pageSize: PAGE_SIZE }, presence: { authorization: 'auto' } } });
 
   MATRIX.forEach((variant, variantIndex) => {
     const { version, encoding, label } = variant;
-    const { user, loggedIn, online } = variantKit(() => server, variant);
+    const { user, loggedIn, online } = variantKit(server, variant);
     /** What user() appends to a name ("-12-xml"), and a tag without dashes for free text ("12xml"). */
     const suffix = user('x').slice(1);
     const tag = `${version.replace('.', '')}${encoding}`;
@@ -127,9 +123,9 @@ describe('search', () => {
       test('users by first and last name, e-mail, mobile number and friendly name, as set with `village user set`', async () => {
         const [searcher] = await online('pf-searcher', 'pf-ann', 'pf-anton');
         const mobile = `+358 40 77${variantIndex}1`;
-        const set = await villageCli(server, ['user', 'set', user('pf-ann'), 'first=Annabel', `last=Lee-${tag}`, `email=Ann.${tag}@Example.org`, `mobile=${mobile}`, `friendly=Annie ${tag}`]);
+        const set = await villageCli(server(), ['user', 'set', user('pf-ann'), 'first=Annabel', `last=Lee-${tag}`, `email=Ann.${tag}@Example.org`, `mobile=${mobile}`, `friendly=Annie ${tag}`]);
         assert.equal(set.code, 0, set.stderr);
-        const other = await villageCli(server, ['user', 'set', user('pf-anton'), 'first=Anton', `last=Lee-${tag}`]);
+        const other = await villageCli(server(), ['user', 'set', user('pf-anton'), 'first=Anton', `last=Lee-${tag}`]);
         assert.equal(other.code, 0, other.stderr);
 
         assert.deepEqual((await find(searcher!, [['USER_LAST_NAME', `lee-${tag}`]])).users, [wv('pf-ann'), wv('pf-anton')], 'last name: both');
@@ -245,15 +241,11 @@ describe('search', () => {
 });
 
 describe('search respects presence authorisation', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({ config: { presence: { authorization: 'ask' } } });
-  });
-  after(() => server.dispose());
+  const server = sharedServer({ config: { presence: { authorization: 'ask' } } });
 
   for (const variant of MATRIX) {
     const { version } = variant;
-    const { user, loggedIn } = variantKit(() => server, variant);
+    const { user, loggedIn } = variantKit(server, variant);
     const find = async (phone: Phone, pairs: Pairs) => readResponse((await phone.request(searchRequest(version, pairs))).primitive);
     test(`${variant.label}: Alias and online status find only users who let the searcher see them`, async () => {
       const owner = await loggedIn('shy-owner');

@@ -1,9 +1,9 @@
 // Sessions over real HTTP against the real server process: login (password and 4-way digest),
 // capability and service negotiation, keep-alive, SP info, logout, expiry, 604/506, several
 // sessions per user, and failed-login throttling.
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestServer } from '../support/server.ts';
+import { sharedServer } from '../support/shared-server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
 import { MATRIX, variantKit } from '../support/matrix.ts';
 import { child, childrenNamed, el, leaf, textOf } from '../../src/csp/tree.ts';
@@ -20,15 +20,11 @@ const functionCodes = (tree: ReturnType<typeof child>): string[] => {
 };
 
 describe('sessions', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start();
-  });
-  after(() => server.dispose());
+  const server = sharedServer();
 
   for (const variant of MATRIX) {
     const { version, label } = variant;
-    const { user, phone } = variantKit(() => server, variant);
+    const { user, phone } = variantKit(server, variant);
 
     describe(label, () => {
       test('password login: 200, a long random SessionID, KeepAliveTime, CapabilityRequest', async () => {
@@ -199,38 +195,34 @@ describe('sessions', () => {
 });
 
 describe('sessions: expiry, registration policy and throttling', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await TestServer.start({
+  const server = sharedServer({
       config: {
         autoRegister: false,
         session: { keepAliveMin: 1, keepAliveDefault: 1 },
         loginLimits: { windowSeconds: 600, maxFailuresPerUser: 3, maxFailuresPerAddress: 6, lockoutSeconds: 600 },
       },
     });
-  });
-  after(() => server.dispose());
 
   test('a session expires after KeepAliveTime without traffic (604 afterwards)', async () => {
     const admin = await import('../support/cli.ts');
-    await admin.villageCli(server, ['user', 'add', 'sleepy', 'pw']);
-    const p = new Phone(server, { version: '1.2' });
+    await admin.villageCli(server(), ['user', 'add', 'sleepy', 'pw']);
+    const p = new Phone(server(), { version: '1.2' });
     const answer = await p.loginPassword('sleepy', 'pw', 1);
     assert.equal(textOf(answer, 'KeepAliveTime'), '1');
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal(resultCode((await p.request(el('KeepAlive-Request'))).primitive), 604);
-    const ended = server.logEntries().find((e) => e.msg === 'session ended' && e.reason === 'expired');
+    const ended = server().logEntries().find((e) => e.msg === 'session ended' && e.reason === 'expired');
     assert.ok(ended, 'the expiry is logged');
   });
 
   test('without auto-registration an unknown user gets 531', async () => {
-    assert.equal(resultCode(await new Phone(server, { version: '1.3' }).loginPassword('nobody', 'pw')), 531);
+    assert.equal(resultCode(await new Phone(server(), { version: '1.3' }).loginPassword('nobody', 'pw')), 531);
   });
 
   test('a 1.1 DigestSchema list "PWD,SHA,MD4,MD5,MD6" is split and MD5 chosen', async () => {
     const admin = await import('../support/cli.ts');
-    await admin.villageCli(server, ['user', 'add', 'oldnokia', 'pw']);
-    const p = new Phone(server, { version: '1.1' });
+    await admin.villageCli(server(), ['user', 'add', 'oldnokia', 'pw']);
+    const p = new Phone(server(), { version: '1.1' });
     const { challenge, response } = await p.loginDigest('oldnokia', 'pw', ['PWD,SHA,MD4,MD5,MD6']);
     assert.equal(textOf(challenge, 'DigestSchema'), 'MD5');
     assert.equal(resultCode(response), 200);
@@ -239,19 +231,19 @@ describe('sessions: expiry, registration policy and throttling', () => {
 
   test('failed logins are throttled per user, then per address', async () => {
     const admin = await import('../support/cli.ts');
-    await admin.villageCli(server, ['user', 'add', 'target', 'right']);
-    const p = () => new Phone(server, { version: '1.2' });
+    await admin.villageCli(server(), ['user', 'add', 'target', 'right']);
+    const p = () => new Phone(server(), { version: '1.2' });
     for (let i = 0; i < 3; i++) assert.equal(resultCode(await p().loginPassword('target', 'wrong')), 409);
     const locked = await p().loginPassword('target', 'right');
     assert.equal(resultCode(locked), 503, 'even the right password waits out the lockout');
     assert.match(textOf(child(locked, 'Result'), 'Description')!, /try again/i);
     // The address has 4 failures (3 here, the 531 above). Two more, on a user still below the
     // per-user limit, reach the address limit of 6: now nobody logs in from here.
-    await admin.villageCli(server, ['user', 'add', 'bystander', 'pw']);
+    await admin.villageCli(server(), ['user', 'add', 'bystander', 'pw']);
     for (let i = 0; i < 2; i++) assert.equal(resultCode(await p().loginPassword('bystander', `wrong${i}`)), 409);
     assert.equal(resultCode(await p().loginPassword('bystander', 'pw')), 503);
-    const entries = server.logEntries().filter((e) => e.msg === 'login refused');
+    const entries = server().logEntries().filter((e) => e.msg === 'login refused');
     assert.ok(entries.length >= 3);
-    assert.ok(!server.logs.some((l) => l.includes('"right"') || l.includes('wrong0')), 'passwords never reach the log');
+    assert.ok(!server().logs.some((l) => l.includes('"right"') || l.includes('wrong0')), 'passwords never reach the log');
   });
 });
