@@ -92,8 +92,9 @@ export function hexPreview(bytes: Buffer, max = 256): string {
   return bytes.length > max ? `${hex}… (${bytes.length} bytes)` : hex;
 }
 
-function withTempDir<T>(fn: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'village-oracle-'));
+/** Run fn in a fresh temporary directory, removed afterwards whatever fn does. */
+export function withTempDir<T>(fn: (dir: string) => T, prefix = 'village-oracle-'): T {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   try {
     return fn(dir);
   } finally {

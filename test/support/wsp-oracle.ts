@@ -5,11 +5,10 @@
 //   * as an SMS: an SMPP submit_sm carrying UDH + PDU as 8-bit data, so that tshark's GSM SMS
 //     user-data dissector reads our port-addressing UDH and hands the rest to WSP by port.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SaxesParser } from 'saxes';
-import { requireTools } from './oracles.ts';
+import { requireTools, withTempDir } from './oracles.ts';
 
 /** What tshark showed of one WSP Push; fields it did not show are undefined. */
 export interface WspPushDecoded {
@@ -25,15 +24,6 @@ export interface WspPushDecoded {
   smsPorts: { destination: number; source: number } | undefined;
   /** Malformed-packet notes and expert infos. */
   errors: string[];
-}
-
-function withTempDir<T>(fn: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'village-wsp-oracle-'));
-  try {
-    return fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Run a tool that requireTools has found; a non-zero exit becomes an Error with its stderr. */
@@ -65,7 +55,7 @@ function decodeOnePacket(payload: Buffer, text2pcapArgs: string[], tsharkArgs: s
     writeFileSync(hex, hexdump(payload));
     run('text2pcap', ['-q', ...text2pcapArgs, hex, pcap]);
     return parsePdml(run('tshark', ['-n', '-r', pcap, ...tsharkArgs, '-T', 'pdml']));
-  });
+  }, 'village-wsp-oracle-');
 }
 
 /** tshark's reading of a UDP datagram 127.0.0.1:source → 127.0.0.1:destination (default 9200 → 2948). */
