@@ -160,9 +160,7 @@ export function joinedIn(version: CspVersion, notice: CspElement): { sname: stri
   if (!joined) return [];
   if (version === '1.1') {
     assert.equal(child(joined, 'UserMapList'), undefined, 'CSP 1.1 Joined holds ScreenNames');
-    const names = screenNames(joined);
-    for (const n of names) assert.equal(n.groupId, textOf(notice, 'GroupID'), 'each ScreenName names the group');
-    return names.map((n) => ({ sname: n.sname }));
+    return noticeScreenNames(notice, joined).map((sname) => ({ sname }));
   }
   assert.equal(child(joined, 'ScreenName'), undefined, `CSP ${version} Joined holds a UserMapList`);
   return mappings(child(child(joined, 'UserMapList'), 'UserMapping'));
@@ -174,14 +172,17 @@ export function leftIn(version: CspVersion, notice: CspElement): string[] {
   if (!left) return [];
   if (version === '1.1') {
     assert.equal(child(left, 'UserList'), undefined, 'CSP 1.1 Left holds ScreenNames');
-    const names = screenNames(left);
-    for (const n of names) assert.equal(n.groupId, textOf(notice, 'GroupID'), 'each ScreenName names the group');
-    return names.map((s) => s.sname);
+    return noticeScreenNames(notice, left);
   }
   assert.equal(child(left, 'ScreenName'), undefined, `CSP ${version} Left holds a UserList`);
-  const names = screenNames(child(left, 'UserList'));
+  return noticeScreenNames(notice, child(left, 'UserList'));
+}
+
+/** The SName of each ScreenName under `parent`, checking that each names the notice's group. */
+function noticeScreenNames(notice: CspElement, parent: CspElement | undefined): string[] {
+  const names = screenNames(parent);
   for (const n of names) assert.equal(n.groupId, textOf(notice, 'GroupID'), 'each ScreenName names the group');
-  return names.map((s) => s.sname);
+  return names.map((n) => n.sname);
 }
 
 export function assertStatus(primitive: CspElement, code = 200, what = 'the request'): void {
