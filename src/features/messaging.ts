@@ -51,10 +51,6 @@ function readContent(request: CspElement, info: CspElement): Content {
   return { contentType, bytes: Buffer.from(data, 'utf8'), binary: false };
 }
 
-/**
- * Decide, recipient by recipient, who can be given a message from `sender`. Unknown users 531,
- * other domains 516, blocked 532, full queues 507, content they cannot take 415 / 432.
- */
 /** Where one SendMessage goes: users directly, and groups (or screen names inside groups) through their actors. */
 interface Destinations {
   accepted: string[];
@@ -75,6 +71,11 @@ interface GroupDelivery {
   occupants: JoinedUser[];
 }
 
+/**
+ * Decide, recipient by recipient, who can be given a message from the session's user. Unknown
+ * users 531, other domains 516 (unless on an XMPP server), blocked 532, full queues 507,
+ * content they cannot take 415 / 432.
+ */
 function resolveRecipients(services: Services, session: SessionView, recipientEl: CspElement, content: Content): Destinations {
   const { config } = services;
   const sender = session.user.id;
@@ -138,6 +139,13 @@ function refusal(services: Services, sender: string, recipient: string, content:
   return undefined;
 }
 
+/** When a message sent now expires: Validity within the configured maximum. */
+function expiryOf(services: Services, now: number, validitySeconds: number | undefined): number {
+  // No Validity, or a useless one (0: expired before anyone could fetch it), means the default.
+  const asked = validitySeconds !== undefined && validitySeconds > 0 ? validitySeconds : services.config.messages.validityDefault;
+  return now + Math.min(asked, services.config.messages.validityMax) * 1000;
+}
+
 /** Store a message for the accepted recipients (fsynced before this returns). */
 function store(
   services: Services,
@@ -150,9 +158,6 @@ function store(
 ): string {
   const messageId = newMessageId();
   const now = services.now();
-  // No Validity, or a useless one (0: expired before anyone could fetch it), means the default.
-  const asked = validitySeconds !== undefined && validitySeconds > 0 ? validitySeconds : services.config.messages.validityDefault;
-  const validity = Math.min(asked, services.config.messages.validityMax);
   services.messages.enqueue(
     {
       messageId,
@@ -161,7 +166,7 @@ function store(
       content: content.bytes,
       binary: content.binary,
       createdAt: now,
-      expiresAt: now + validity * 1000,
+      expiresAt: expiryOf(services, now, validitySeconds),
       deliveryReport,
       addressedTo: accepted,
       ...(group ? { group: { groupId: group.groupId, senderScreenName: group.senderScreenName, ...(group.recipientScreenName ? { recipientScreenName: group.recipientScreenName } : {}) } } : {}),
@@ -195,8 +200,7 @@ export function storeGroupMessageForPhones(services: Services, request: GroupDel
 /** Queue a message for users on XMPP servers (durably); the same MessageID as its local copies, if any. */
 function sendOverXmpp(services: Services, session: SessionView, content: Content, recipients: string[], validitySeconds: number | undefined, deliveryReport: boolean, messageId = newMessageId()): string {
   const now = services.now();
-  const asked = validitySeconds !== undefined && validitySeconds > 0 ? validitySeconds : services.config.messages.validityDefault;
-  const expiresAt = now + Math.min(asked, services.config.messages.validityMax) * 1000;
+  const expiresAt = expiryOf(services, now, validitySeconds);
   for (const recipient of recipients) {
     sendMessageToXmpp(services, {
       messageId,
@@ -214,20 +218,34 @@ function sendOverXmpp(services: Services, session: SessionView, content: Content
   return messageId;
 }
 
+/**
+ * Send `content` to everyone `recipientEl` names: stored for local users, queued for XMPP users
+ * (under the same MessageID), and into groups. Returns the first MessageID and the Result.
+ */
+function deliver(
+  services: Services,
+  session: SessionView,
+  content: Content,
+  recipientEl: CspElement,
+  validitySeconds: number | undefined,
+  deliveryReport: boolean,
+): { messageId: string | undefined; outcome: CspElement; failed: boolean } {
+  const { accepted, remote, groups, failures } = resolveRecipients(services, session, recipientEl, content);
+  if (accepted.length === 0 && remote.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
+  const ids: string[] = [];
+  if (accepted.length) ids.push(store(services, session.user.id, content, accepted, validitySeconds, deliveryReport));
+  if (remote.length) ids.push(sendOverXmpp(services, session, content, remote, validitySeconds, deliveryReport, ids[0]));
+  for (const g of groups) ids.push(deliverGroupMessage(services, session.user.id, content, g, validitySeconds));
+  const outcome = failures.result(session.version, accepted.length + remote.length + groups.length);
+  return { messageId: ids[0], outcome, failed: failures.count > 0 };
+}
+
 export const sendMessage: PrimitiveHandler = (request, session, services) => {
   const info = requireChild(request, 'MessageInfo');
   const recipientEl = requireChild(info, 'Recipient');
   const content = readContent(request, info);
-  const { accepted, remote, groups, failures } = resolveRecipients(services, session, recipientEl, content);
-  if (accepted.length === 0 && remote.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
-  const validity = intOf(info, 'Validity');
-  const report = boolOf(request, 'DeliveryReport', false);
-  const ids: string[] = [];
-  if (accepted.length) ids.push(store(services, session.user.id, content, accepted, validity, report));
-  if (remote.length) ids.push(sendOverXmpp(services, session, content, remote, validity, report, ids[0]));
-  for (const g of groups) ids.push(deliverGroupMessage(services, session.user.id, content, g, validity));
-  const succeeded = accepted.length + remote.length + groups.length;
-  return { response: el('SendMessage-Response', [failures.result(session.version, succeeded), leaf('MessageID', ids[0])]) };
+  const { messageId, outcome } = deliver(services, session, content, recipientEl, intOf(info, 'Validity'), boolOf(request, 'DeliveryReport', false));
+  return { response: el('SendMessage-Response', [outcome, leaf('MessageID', messageId)]) };
 };
 
 /** MessageDelivered sent as a request (after GetMessage, or by lenient clients). */
@@ -277,16 +295,9 @@ export const forwardMessage: PrimitiveHandler = (request, session, services) => 
   const original = findOwn(services, session, requireText(request, 'MessageID'));
   const recipientEl = requireChild(request, 'Recipient');
   const content: Content = { contentType: original.contentType, bytes: original.content, binary: original.binary };
-  const { accepted, remote, groups, failures } = resolveRecipients(services, session, recipientEl, content);
-  if (accepted.length === 0 && remote.length === 0 && groups.length === 0 && failures.count === 0) throw new CspError(402, 'Recipient names nobody');
-  const ids: string[] = [];
-  if (accepted.length) ids.push(store(services, session.user.id, content, accepted, undefined, false));
-  if (remote.length) ids.push(sendOverXmpp(services, session, content, remote, undefined, false, ids[0]));
-  for (const g of groups) ids.push(deliverGroupMessage(services, session.user.id, content, g, undefined));
-  const messageId = ids[0];
-  const outcome = failures.result(session.version, accepted.length + remote.length + groups.length);
+  const { messageId, outcome, failed } = deliver(services, session, content, recipientEl, undefined, false);
   // 1.3 answers with the new message's id; earlier versions with a Status.
-  if (session.version === '1.3' && messageId && failures.count === 0) return { response: el('ForwardMessage-Response', [leaf('MessageID', messageId)]) };
+  if (session.version === '1.3' && messageId && !failed) return { response: el('ForwardMessage-Response', [leaf('MessageID', messageId)]) };
   return { response: el('Status', [outcome]) };
 };
 
