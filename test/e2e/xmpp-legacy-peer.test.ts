@@ -3,17 +3,21 @@
 // Server Dialback only, each side verifying the other's key over a fresh connection
 // (XEP-0220 §2.1.2). No real server of that age is packaged any more, so a scripted peer on a
 // real TCP port stands in for it; Village is the real server process. Both directions:
-// a phone's message to carl@old.test, and carl's message to the phone; and two hosted domains
-// sharing the listener (a link each, one peer stream authenticated for both).
+// a phone's message to carl@old.test, and carl's message to the phone; two hosted domains
+// sharing the listener (a link each, one peer stream authenticated for both); a late bare-JID
+// "unavailable" checked with a probe; a download link that stops working after content.validity.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { TestServer } from '../support/server.ts';
 import { Phone, resultCode } from '../support/phone.ts';
+import { request } from 'undici';
 import { getPresenceRequest, subscribeRequest, valueOf } from '../support/presence.ts';
 import { child, childrenNamed } from '../../src/csp/tree.ts';
 
 const WAIT_MS = 10_000;
+/** content.validity here: short, so a download link is seen to stop working. */
+const CONTENT_VALIDITY_S = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HEADER_OPEN = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'`;
 
@@ -110,7 +114,7 @@ describe('XMPP federation with a pre-1.0 (dialback-only) server', () => {
   before(async () => {
     peer = await LegacyPeer.start();
     server = await TestServer.start({
-      config: { domains: ['imps.test', 'other.test'], xmpp: { host: '127.0.0.1', port: 0, routes: { 'old.test': `127.0.0.1:${peer.port}` } } },
+      config: { domains: ['imps.test', 'other.test'], content: { validity: CONTENT_VALIDITY_S }, xmpp: { host: '127.0.0.1', port: 0, routes: { 'old.test': `127.0.0.1:${peer.port}` } } },
     });
     phone = new Phone(server, { version: '1.2' });
     assert.equal(resultCode(await phone.loginPassword('alice', 'pw')), 200);
@@ -263,5 +267,20 @@ describe('XMPP federation with a pre-1.0 (dialback-only) server', () => {
     ours.send(`<presence from='carl@old.test/desk' to='alice@imps.test' type='unavailable'/>`);
     await until({ online: 'F', status: '' }, 'carl offline');
     ours.socket.destroy();
+  });
+  test('a download link works until content.validity runs out, then is not found', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+    const answer = await phone.sendMessage({ to: 'wv:carl@old.test', bytes: png, contentType: 'image/png' });
+    assert.equal(resultCode(answer), 200);
+    const { village } = await villageStream('imps.test');
+    const link = await village.until(/https?:\/\/[^\s<"]+\/content\/([A-Za-z0-9_-]{32,})/, 'the download link');
+    const local = new URL(`/content/${link[1]}`, server.url);
+    const fresh = await request(local);
+    assert.equal(fresh.statusCode, 200);
+    assert.deepEqual(Buffer.from(await fresh.body.arrayBuffer()), png);
+    await sleep(CONTENT_VALIDITY_S * 1000 + 200);
+    const expired = await request(local);
+    await expired.body.dump();
+    assert.equal(expired.statusCode, 404, 'the link has expired');
   });
 });
