@@ -4,14 +4,17 @@
 import { promises as dns } from 'node:dns';
 import type { Target } from './outgoing.ts';
 
-export async function resolveTargets(domain: string, routes: Record<string, string>): Promise<Target[]> {
+/** How SRV records are looked up (node:dns by default; tests pass their own). */
+export type SrvLookup = (name: string) => Promise<{ name: string; port: number; priority: number; weight: number }[]>;
+
+export async function resolveTargets(domain: string, routes: Record<string, string>, resolveSrv: SrvLookup = (name) => dns.resolveSrv(name)): Promise<Target[]> {
   const route = routes[domain];
   if (route) {
     const at = route.lastIndexOf(':');
     return [{ host: route.slice(0, at), port: Number(route.slice(at + 1)) }];
   }
   try {
-    const records = await dns.resolveSrv(`_xmpp-server._tcp.${domain}`);
+    const records = await resolveSrv(`_xmpp-server._tcp.${domain}`);
     // "." as target means the service is decidedly not available (RFC 2782).
     if (records.length === 1 && records[0]!.name === '.') return [];
     if (records.length > 0) {
