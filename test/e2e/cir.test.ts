@@ -847,6 +847,26 @@ describe('CIR', () => {
     });
   });
 
+  describe('behind a proxy: CIR URLs on the public base URL', CONCURRENT, () => {
+    for (const [what, config, base] of [
+      ['http.publicUrl', { http: { publicUrl: 'https://im.example.org/village/' } }, 'https://im.example.org/village/cir/'],
+      ['cir.shttp.publicUrl over http.publicUrl', { http: { publicUrl: 'https://im.example.org/' }, cir: { shttp: { publicUrl: 'http://cir.example.org:8080/' } } }, 'http://cir.example.org:8080/cir/'],
+    ] as const) {
+      test(`${what}: the CIRURL is there, and a GET of its path answers`, async () => {
+        const server = await TestServer.start({ config });
+        try {
+          const phone = new Phone(server, { version: '1.2', clientId: 'cir-proxy' });
+          assert.equal(resultCode(await phone.loginPassword('proxied', 'pw')), 200);
+          const url = cirAnswer(await phone.negotiateCapabilities(methodsList('SHTTP')), '1.2').cirUrl ?? '';
+          assert.ok(url.startsWith(base), `${url} starts with ${base}`);
+          assert.equal((await shttpGet(new URL(`/cir/${url.slice(base.length)}`, server.url).toString())).status, 204, 'nothing waits yet');
+        } finally {
+          await server.dispose();
+        }
+      });
+    }
+  });
+
   describe('a server offering SUDP only (no STCP listener, no SHTTP)', CONCURRENT, () => {
     let server: TestServer;
     before(() => {

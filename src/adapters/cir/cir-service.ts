@@ -129,7 +129,8 @@ export class CirService {
     if (previousToken) this.shttpTokens.delete(previousToken);
     const token = randomBytes(18).toString('base64url');
     this.shttpTokens.set(token, sessionId);
-    const base = this.config.cir.shttp.publicUrl ?? `http://${origin.host ?? `${origin.localAddress ?? '127.0.0.1'}:${this.config.http.port}`}/`;
+    // As documented: cir.shttp.publicUrl, else http.publicUrl (a proxy in front of everything), else the Host the phone used.
+    const base = this.config.cir.shttp.publicUrl ?? this.config.http.publicUrl ?? `http://${origin.host ?? `${origin.localAddress ?? '127.0.0.1'}:${this.config.http.port}`}/`;
     return { url: new URL(`cir/${token}`, base.endsWith('/') ? base : base + '/').toString(), token };
   }
 
