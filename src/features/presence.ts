@@ -15,6 +15,7 @@ import type { CspVersion } from '../csp/versions.ts';
 import { NAMESPACES } from '../csp/versions.ts';
 import { schemaFor } from '../csp/schema/index.ts';
 import type { Services } from '../services.ts';
+import type { Subscription } from '../store/presence.ts';
 import type { PrimitiveHandler, SessionView } from './types.ts';
 import { requestAuthorization, visibleAttributes } from './authorization.ts';
 import { listMembers, parseListId } from './contact-lists.ts';
@@ -79,14 +80,20 @@ function presenceElement(services: Services, owner: string, session: SessionView
  * replaces an older one still waiting (same key).
  */
 export function publish(services: Services, owner: string, changed: string[]): void {
-  for (const sub of services.presence.watchersOf(owner)) notifyWatcher(services, owner, sub.watcher, changed);
+  // The subscriptions at hand are used as they are (not looked up again watcher by watcher).
+  for (const sub of services.presence.watchersOf(owner)) notify(services, owner, sub, changed);
 }
 
 /** Queue a PresenceNotification about `owner` for one watcher's live sessions (if anything visible changed). */
 export function notifyWatcher(services: Services, owner: string, watcher: string, changed: string[] | undefined): void {
   if (watcher === owner) return;
   const sub = services.presence.subscription(watcher, owner);
-  if (!sub) return;
+  if (sub) notify(services, owner, sub, changed);
+}
+
+function notify(services: Services, owner: string, sub: Subscription, changed: string[] | undefined): void {
+  const { watcher } = sub;
+  if (watcher === owner) return;
   // A watcher on an XMPP server is sent <presence> (what they may see), whether or not we think it changed for them.
   if (isXmppUser(services, watcher)) {
     if (!isXmppUser(services, owner)) sendPresenceToXmpp(services, owner, watcher);
