@@ -11,7 +11,7 @@ import { displayAddress, parseUserId } from '../csp/address.ts';
 import { CspError } from '../csp/status.ts';
 import type { Privilege } from '../store/groups.ts';
 import type { Services } from '../services.ts';
-import type { GroupActor, JoinOutcome } from '../../actors/group.ts';
+import { joinedUsers, type GroupActor, type JoinOutcome } from '../../actors/group.ts';
 import type { PrimitiveHandler, SessionView } from './types.ts';
 import {
   defaultProperties,
@@ -167,7 +167,7 @@ export const getGroupMembers: PrimitiveHandler = (request, session, services) =>
 export const getJoinedUsers: PrimitiveHandler = (request, session, services) => {
   const groupId = groupIdOf(request, session, services);
   const actor = groupActor(services, groupId);
-  const joined = actor.getSnapshot().context.joined;
+  const joined = joinedUsers(actor);
   const privilege = privilegeOf(services, groupId, session.user.id);
   const style = session.addressStyle;
   if (privilege === 'Admin') {
@@ -232,7 +232,7 @@ export const getGroupProps: PrimitiveHandler = (request, session, services) => {
   const group = services.groups.get(groupId)!;
   return {
     response: el('GetGroupProps-Response', [
-      groupPropertiesElement(group, session.version, undefined, actor.getSnapshot().context.joined.length),
+      groupPropertiesElement(group, session.version, undefined, joinedUsers(actor).length),
       ownPropertiesElement(privilegeOf(services, groupId, session.user.id)),
     ]),
   };

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { NS, childElements, childText, findChild, xml, type XmlNode } from '../adapters/xmpp/xml.ts';
 import type { Services } from '../services.ts';
 import type { JoinedUser, Privilege } from '../store/groups.ts';
-import type { JoinOutcome, MessageOutcome } from '../../actors/group.ts';
+import { joinedUsers, type JoinOutcome, type MessageOutcome } from '../../actors/group.ts';
 import { bodyFor, isXmppUser, queueStanza, type Jid } from './xmpp-gateway.ts';
 import { storeGroupMessageForPhones } from './messaging.ts';
 
@@ -174,7 +174,8 @@ function join(services: Services, groupId: string, userId: string, fullJid: stri
 
 /** Who a user is in the group now, if joined. */
 function joinedEntry(services: Services, groupId: string, userId: string): JoinedUser | undefined {
-  return services.router.group(groupId)?.getSnapshot().context.joined.find((j) => j.userId === userId);
+  const actor = services.router.group(groupId);
+  return actor && joinedUsers(actor).find((j) => j.userId === userId);
 }
 
 /** An XMPP occupant leaves: the others are told by the group; the leaver gets its own unavailable presence (110). */
