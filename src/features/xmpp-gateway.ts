@@ -210,6 +210,11 @@ export function sendSubscriptionToXmpp(services: Services, from: string, to: str
   queueStanza(services, xml('presence', NS.server, { from, to, type, id: stanzaId() }));
 }
 
+/** Ask an XMPP user's server for their presence now (a probe waits at most ten minutes for its link). */
+function sendProbe(services: Services, from: string, to: string): void {
+  queueStanza(services, xml('presence', NS.server, { from, to, type: 'probe', id: stanzaId() }), services.now() + 600_000);
+}
+
 /**
  * Our user came online: ask the servers of the XMPP users they watch for those users' presence
  * now (RFC 6121 §4.3), since what we stored may be stale (after a restart everyone is shown
@@ -218,7 +223,7 @@ export function sendSubscriptionToXmpp(services: Services, from: string, to: str
 export function probeXmppContacts(services: Services, userId: string): void {
   if (!services.xmpp) return;
   for (const { target } of services.presence.watchedBy(userId)) {
-    if (isXmppUser(services, target)) queueStanza(services, xml('presence', NS.server, { from: userId, to: target, type: 'probe', id: stanzaId() }), services.now() + 600_000);
+    if (isXmppUser(services, target)) sendProbe(services, userId, target);
   }
 }
 
@@ -357,7 +362,7 @@ function receivePresence(services: Services, node: XmlNode): void {
       // And ask for their presence now: servers may send presence before the approval that
       // lets us show it (Prosody writes a fresh presence ahead of stanzas queued while its
       // link was coming up), and what we then showed would be stale.
-      queueStanza(services, xml('presence', NS.server, { from: local, to: remote, type: 'probe', id: stanzaId() }), services.now() + 600_000);
+      sendProbe(services, local, remote);
       return;
     case 'unsubscribed':
       if (!localKnown) return;
@@ -414,7 +419,7 @@ function presenceUpdate(services: Services, remote: string, resource: string | u
   const now = services.now();
   if (unavailable && resource === undefined && resources.size > 0 && prober && (checkingSince === undefined || now - checkingSince > CONFIRM_MS)) {
     pending.set(remote, now);
-    queueStanza(services, xml('presence', NS.server, { from: prober, to: remote, type: 'probe', id: stanzaId() }), now + 600_000);
+    sendProbe(services, prober, remote);
     return;
   }
   pending.delete(remote);
